@@ -1,0 +1,312 @@
+package arcache
+
+import (
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
+)
+
+// SlugCache is an in-memory LRU of images keyed by slug, bounded by entry
+// count and by pixel bytes. It is safe for concurrent use.
+type SlugCache struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	lru   *simplelru.LRU[uint64, *entry]
+	bytes int64 // pixel bytes held; guarded by mu
+
+	group  singleflight.Group
+	closed atomic.Bool
+
+	hits, misses, builds, buildErrors, evictions atomic.Uint64
+	imported, quarantined                        atomic.Uint64
+}
+
+// entry is one cached image.
+type entry struct {
+	key  string
+	img  image.Image
+	size int64 // pixel bytes
+}
+
+// Stats is a snapshot of a cache's counters.
+type Stats struct {
+	Hits        uint64 // lookups that found an image of the wanted type
+	Misses      uint64 // lookups that did not
+	Builds      uint64 // constructor calls made by Provide
+	BuildErrors uint64 // constructor calls that failed, panicked or gave nil
+	Evictions   uint64 // entries dropped to respect cache_max or max_bytes
+	Entries     int    // entries held now
+	Bytes       int64  // pixel bytes held now
+	Imported    uint64 // images brought in by Load or Refresh
+	Quarantined uint64 // files moved to error_dir
+}
+
+// Option configures New and Open.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sends the cache's log lines to l instead of slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// New returns an empty cache with the settings of cfg. It touches no file;
+// Open also loads what was saved.
+func New(cfg Config, opts ...Option) (*SlugCache, error) {
+	if key, err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, key, err)
+	}
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &SlugCache{cfg: cfg, log: o.log}
+	lru, err := simplelru.NewLRU(cfg.CacheMax, func(_ uint64, e *entry) { c.bytes -= e.size })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	c.lru = lru
+	return c, nil
+}
+
+// Open reads the config file (the defaults when configFile is "") and
+// returns a cache with its settings.
+func Open(configFile string, opts ...Option) (*SlugCache, error) {
+	cfg := DefaultConfig()
+	if configFile != "" {
+		var err error
+		if cfg, err = LoadConfig(configFile); err != nil {
+			return nil, err
+		}
+	}
+	return New(cfg, opts...)
+}
+
+// Config returns the settings the cache was made with.
+func (c *SlugCache) Config() Config { return c.cfg }
+
+// Get returns the image stored under key and makes it the most recently
+// used. It reports false where arcache returned -1: no such key, or a
+// closed cache.
+func (c *SlugCache) Get(key string) (image.Image, bool) {
+	if c.closed.Load() {
+		return nil, false
+	}
+	c.mu.Lock()
+	e, ok := c.lru.Get(keyIndex(key))
+	c.mu.Unlock()
+	if !ok || e.key != key {
+		c.misses.Add(1)
+		return nil, false
+	}
+	c.hits.Add(1)
+	return e.img, true
+}
+
+// lookup is Get by index, for Provide's hit path.
+func (c *SlugCache) lookup(h uint64) (image.Image, bool) {
+	c.mu.Lock()
+	e, ok := c.lru.Get(h)
+	c.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return e.img, true
+}
+
+// Put stores img under key as the most recently used entry, replacing what
+// was there. The key must be slug-safe (see ValidKey); two keys that end in
+// the same "-" and 16-digit hash, as Provide's keys do, name one entry.
+// An image larger than max_bytes is not kept.
+func (c *SlugCache) Put(key string, img image.Image) error {
+	if err := checkPut(key, img); err != nil {
+		return err
+	}
+	return c.store(keyIndex(key), key, img)
+}
+
+func checkPut(key string, img image.Image) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	if isNil(img) {
+		return fmt.Errorf("arcache: put %s: %w", key, ErrNilImage)
+	}
+	return nil
+}
+
+// Update puts every image of images, in key order. Nothing is stored
+// unless every key is valid.
+func (c *SlugCache) Update(images map[string]image.Image) error {
+	keys := make([]string, 0, len(images))
+	for k, img := range images {
+		if err := checkPut(k, img); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := c.store(keyIndex(k), k, images[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// store adds or replaces the entry at index h and evicts what the bounds
+// require.
+func (c *SlugCache) store(h uint64, key string, img image.Image) error {
+	size := pixelBytes(img)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if max := c.cfg.MaxBytes; max > 0 && size > max {
+		// Too large to keep; a stale image under the same key must not
+		// outlive it.
+		c.lru.Remove(h)
+		c.log.Debug("arcache: image larger than max_bytes not kept", "key", key, "bytes", size, "max_bytes", max)
+		return nil
+	}
+	if old, ok := c.lru.Peek(h); ok {
+		c.bytes -= old.size
+	}
+	if c.lru.Add(h, &entry{key: key, img: img, size: size}) {
+		c.evictions.Add(1)
+	}
+	c.bytes += size
+	for c.cfg.MaxBytes > 0 && c.bytes > c.cfg.MaxBytes {
+		c.lru.RemoveOldest()
+		c.evictions.Add(1)
+	}
+	return nil
+}
+
+// Keys returns the keys held, least recently used first.
+func (c *SlugCache) Keys() []string {
+	if c.closed.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]string, 0, c.lru.Len())
+	for _, e := range c.lru.Values() {
+		keys = append(keys, e.key)
+	}
+	return keys
+}
+
+// Remove deletes key and reports whether it was there.
+func (c *SlugCache) Remove(key string) bool {
+	if c.closed.Load() {
+		return false
+	}
+	h := keyIndex(key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.lru.Peek(h); !ok || e.key != key {
+		return false
+	}
+	return c.lru.Remove(h)
+}
+
+// Len returns the number of entries held.
+func (c *SlugCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// Stats returns a snapshot of the cache's counters.
+func (c *SlugCache) Stats() Stats {
+	c.mu.Lock()
+	entries, bytes := c.lru.Len(), c.bytes
+	c.mu.Unlock()
+	return Stats{
+		Hits:        c.hits.Load(),
+		Misses:      c.misses.Load(),
+		Builds:      c.builds.Load(),
+		BuildErrors: c.buildErrors.Load(),
+		Evictions:   c.evictions.Load(),
+		Entries:     entries,
+		Bytes:       bytes,
+		Imported:    c.imported.Load(),
+		Quarantined: c.quarantined.Load(),
+	}
+}
+
+// Clear empties the cache. With persistent it also deletes the bin file.
+func (c *SlugCache) Clear(persistent bool) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	c.mu.Lock()
+	c.lru.Purge()
+	c.mu.Unlock()
+	if persistent {
+		return c.removeFiles()
+	}
+	return nil
+}
+
+// Close releases the cache; every later call returns ErrClosed (Get and
+// Remove report false, Keys nil), and so does a second Close.
+func (c *SlugCache) Close() error {
+	if c.closed.Swap(true) {
+		return ErrClosed
+	}
+	c.mu.Lock()
+	c.lru.Purge()
+	c.mu.Unlock()
+	return nil
+}
+
+// pixelBytes is the memory an image's pixels take: the length of its pixel
+// slices, or 4 bytes a pixel for types it cannot see into.
+func pixelBytes(img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.RGBA64:
+		return int64(len(m.Pix))
+	case *image.NRGBA64:
+		return int64(len(m.Pix))
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.Gray16:
+		return int64(len(m.Pix))
+	case *image.Alpha:
+		return int64(len(m.Pix))
+	case *image.Alpha16:
+		return int64(len(m.Pix))
+	case *image.CMYK:
+		return int64(len(m.Pix))
+	case *image.Paletted:
+		return int64(len(m.Pix) + 4*len(m.Palette))
+	case *image.YCbCr:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
+	case *image.NYCbCrA:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr) + len(m.A))
+	}
+	b := img.Bounds()
+	return int64(b.Dx()) * int64(b.Dy()) * 4
+}

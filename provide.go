@@ -1,0 +1,172 @@
+package arcache
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"reflect"
+	"time"
+)
+
+// ProvideOption changes one call of Provide or Key.
+type ProvideOption struct {
+	noCache bool
+	debug   bool
+	name    string
+	exclude []string
+}
+
+// NoCache makes Provide call the constructor and return its image without
+// looking in the cache or storing anything (arcache's no_cache).
+func NoCache() ProvideOption { return ProvideOption{noCache: true} }
+
+// Debug logs the call's key, whether it hit, and how long it took, at
+// debug level.
+func Debug() ProvideOption { return ProvideOption{debug: true} }
+
+// Name keys the constructor by name instead of by its function name.
+// Closures made by one function share that function's name however they
+// capture, so give each a Name, and pass what they capture as arguments.
+func Name(name string) ProvideOption { return ProvideOption{name: name} }
+
+// Exclude leaves the named struct fields or map keys of the arguments out
+// of the key (arcache's exclude); the constructor still receives them.
+// It applies to the top level of the arguments. A struct field tagged
+// `arcache:"-"` is always left out.
+func Exclude(names ...string) ProvideOption { return ProvideOption{exclude: names} }
+
+func mergeOptions(opts []ProvideOption) ProvideOption {
+	if len(opts) == 1 {
+		return opts[0]
+	}
+	var po ProvideOption
+	for _, o := range opts {
+		po.noCache = po.noCache || o.noCache
+		po.debug = po.debug || o.debug
+		if o.name != "" {
+			po.name = o.name
+		}
+		po.exclude = append(po.exclude, o.exclude...)
+	}
+	return po
+}
+
+// Provide returns the image fn makes from args, building it at most once.
+//
+// The result is cached under a key made from fn's name and the values of
+// args (see Key). On a hit fn is not called. On a miss fn is called once,
+// however many goroutines ask for the key at the same time, and they all
+// receive its result. An error, a panic or a nil image from fn is returned
+// to every one of them, wrapped with the key, and nothing is cached. An
+// entry of another type than I under the key is rebuilt and replaced.
+func Provide[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, opts ...ProvideOption) (I, error) {
+	var zero I
+	if fn == nil {
+		return zero, errors.New("arcache: Provide: nil constructor")
+	}
+	po := mergeOptions(opts)
+	if po.noCache {
+		img, err := build(fn, args)
+		if err != nil {
+			return zero, fmt.Errorf("arcache: build %s: %w", infoOf(fn, po.name).short, err)
+		}
+		return img, nil
+	}
+	if c == nil {
+		return zero, errors.New("arcache: Provide: nil cache")
+	}
+	if c.closed.Load() {
+		return zero, ErrClosed
+	}
+	var start time.Time
+	if po.debug {
+		start = time.Now()
+	}
+	info := infoOf(fn, po.name)
+	h, err := argsHash(info, &args, po.exclude)
+	if err != nil {
+		return zero, fmt.Errorf("arcache: key for %s: %w", info.short, err)
+	}
+	if img, ok := c.lookup(h); ok {
+		if i, ok := img.(I); ok {
+			c.hits.Add(1)
+			if po.debug {
+				c.log.Debug("arcache: hit", "key", info.key(args, po.exclude, h), "took", time.Since(start))
+			}
+			return i, nil
+		}
+	}
+	c.misses.Add(1)
+	return provideMiss(c, fn, args, info, h, po, start)
+}
+
+// provideMiss builds the key's image once for all concurrent callers.
+func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, info *fnInfo, h uint64, po ProvideOption, start time.Time) (I, error) {
+	var zero I
+	key := info.key(args, po.exclude, h)
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		// A flight that ended just before this one began may have
+		// stored the image already.
+		if img, ok := c.lookup(h); ok {
+			if i, ok := img.(I); ok {
+				return i, nil
+			}
+		}
+		c.builds.Add(1)
+		img, err := build(fn, args)
+		if err != nil {
+			c.buildErrors.Add(1)
+			return nil, fmt.Errorf("arcache: build %s: %w", key, err)
+		}
+		if err := c.store(h, key, img); err != nil {
+			return nil, fmt.Errorf("arcache: store %s: %w", key, err)
+		}
+		return img, nil
+	})
+	if po.debug {
+		c.log.Debug("arcache: miss", "key", key, "took", time.Since(start), "err", err)
+	}
+	if err != nil {
+		return zero, err
+	}
+	if i, ok := v.(I); ok {
+		return i, nil
+	}
+	// Another call under the same key wanted another type: build ours.
+	c.builds.Add(1)
+	i, err := build(fn, args)
+	if err != nil {
+		c.buildErrors.Add(1)
+		return zero, fmt.Errorf("arcache: build %s: %w", key, err)
+	}
+	return i, nil
+}
+
+// build calls fn, turning a panic or a nil image into an error.
+func build[A any, I image.Image](fn func(A) (I, error), args A) (img I, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero I
+			img = zero
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("%w: %w", ErrPanic, e)
+			} else {
+				err = fmt.Errorf("%w: %v", ErrPanic, r)
+			}
+		}
+	}()
+	img, err = fn(args)
+	if err == nil && isNil(img) {
+		err = ErrNilImage
+	}
+	return img, err
+}
+
+// isNil reports whether img is nil or a typed nil pointer.
+func isNil(img image.Image) bool {
+	if img == nil {
+		return true
+	}
+	v := reflect.ValueOf(img)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
