@@ -307,6 +307,13 @@ func pixelBytes(img image.Image) int64 {
 	case *image.NYCbCrA:
 		return int64(len(m.Y) + len(m.Cb) + len(m.Cr) + len(m.A))
 	}
+	// Guard against unbounded images such as image.Uniform, whose
+	// w*h*4 overflows: they count as too large to keep.
+	const most = 1 << 53
 	b := img.Bounds()
-	return int64(b.Dx()) * int64(b.Dy()) * 4
+	w, h := int64(b.Dx()), int64(b.Dy())
+	if w > 0 && h > most/4/w {
+		return most
+	}
+	return w * h * 4
 }
