@@ -25,8 +25,9 @@ func NoCache() ProvideOption { return ProvideOption{noCache: true} }
 func Debug() ProvideOption { return ProvideOption{debug: true} }
 
 // Name keys the constructor by name instead of by its function name.
-// Closures made by one function share that function's name however they
-// capture, so give each a Name, and pass what they capture as arguments.
+// Closures made by one function literal share one name however they
+// capture, and so do method values of one method whatever their receiver:
+// give each a Name, or better, pass what they capture as arguments.
 func Name(name string) ProvideOption { return ProvideOption{name: name} }
 
 // Exclude leaves the named struct fields or map keys of the arguments out
