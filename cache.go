@@ -19,9 +19,14 @@ type SlugCache struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	lru   *simplelru.LRU[uint64, *entry]
-	bytes int64 // pixel bytes held; guarded by mu
+	mu      sync.Mutex
+	lru     *simplelru.LRU[uint64, *entry]
+	bytes   int64  // pixel bytes held; guarded by mu
+	changes uint64 // count of stores and removals; guarded by mu
+	saved   uint64 // changes as of the last Save or Load; guarded by mu
+
+	saveMu sync.Mutex   // one Save at a time in this process
+	debug  *debugWriter // nil unless debug_images
 
 	group  singleflight.Group
 	closed atomic.Bool
@@ -30,11 +35,15 @@ type SlugCache struct {
 	imported, quarantined                        atomic.Uint64
 }
 
-// entry is one cached image.
+// entry is one cached image. Entries are never changed once stored.
 type entry struct {
 	key  string
 	img  image.Image
 	size int64 // pixel bytes
+	// placeholder marks the ErrorImage standing for a file Refresh
+	// could not read: Get returns it, Provide rebuilds, Save skips it.
+	placeholder bool
+	src         *importedFile // the file Refresh read it from, if any
 }
 
 // Stats is a snapshot of a cache's counters.
@@ -81,20 +90,10 @@ func New(cfg Config, opts ...Option) (*SlugCache, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	c.lru = lru
-	return c, nil
-}
-
-// Open reads the config file (the defaults when configFile is "") and
-// returns a cache with its settings.
-func Open(configFile string, opts ...Option) (*SlugCache, error) {
-	cfg := DefaultConfig()
-	if configFile != "" {
-		var err error
-		if cfg, err = LoadConfig(configFile); err != nil {
-			return nil, err
-		}
+	if cfg.DebugImages {
+		c.debug = newDebugWriter(cfg.CacheDir, c.log)
 	}
-	return New(cfg, opts...)
+	return c, nil
 }
 
 // Config returns the settings the cache was made with.
@@ -118,12 +117,13 @@ func (c *SlugCache) Get(key string) (image.Image, bool) {
 	return e.img, true
 }
 
-// lookup is Get by index, for Provide's hit path.
+// lookup is Get by index, for Provide's hit path. Placeholders are not
+// found.
 func (c *SlugCache) lookup(h uint64) (image.Image, bool) {
 	c.mu.Lock()
 	e, ok := c.lru.Get(h)
 	c.mu.Unlock()
-	if !ok {
+	if !ok || e.placeholder {
 		return nil, false
 	}
 	return e.img, true
@@ -169,34 +169,54 @@ func (c *SlugCache) Update(images map[string]image.Image) error {
 	return nil
 }
 
-// store adds or replaces the entry at index h and evicts what the bounds
-// require.
+// store adds or replaces the image under key, and hands it to the debug
+// writer.
 func (c *SlugCache) store(h uint64, key string, img image.Image) error {
-	size := pixelBytes(img)
+	kept, err := c.storeEntry(h, &entry{key: key, img: img})
+	if kept && c.debug != nil {
+		c.debug.enqueue(key, img)
+	}
+	return err
+}
+
+// storeEntry adds or replaces the entry at index h as the most recently
+// used, and evicts what the bounds require. It reports whether e was
+// kept: an image larger than max_bytes is not.
+func (c *SlugCache) storeEntry(h uint64, e *entry) (bool, error) {
+	e.size = pixelBytes(e.img)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
-		return ErrClosed
+		return false, ErrClosed
 	}
-	if max := c.cfg.MaxBytes; max > 0 && size > max {
+	c.changes++
+	if max := c.cfg.MaxBytes; max > 0 && e.size > max {
 		// Too large to keep; a stale image under the same key must not
 		// outlive it.
 		c.lru.Remove(h)
-		c.log.Debug("arcache: image larger than max_bytes not kept", "key", key, "bytes", size, "max_bytes", max)
-		return nil
+		c.log.Debug("arcache: image larger than max_bytes not kept", "key", e.key, "bytes", e.size, "max_bytes", max)
+		return false, nil
 	}
 	if old, ok := c.lru.Peek(h); ok {
 		c.bytes -= old.size
 	}
-	if c.lru.Add(h, &entry{key: key, img: img, size: size}) {
+	if c.lru.Add(h, e) {
 		c.evictions.Add(1)
 	}
-	c.bytes += size
+	c.bytes += e.size
 	for c.cfg.MaxBytes > 0 && c.bytes > c.cfg.MaxBytes {
 		c.lru.RemoveOldest()
 		c.evictions.Add(1)
 	}
-	return nil
+	return true, nil
+}
+
+// has reports whether key is held.
+func (c *SlugCache) has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.lru.Peek(keyIndex(key))
+	return ok && e.key == key
 }
 
 // Keys returns the keys held, least recently used first.
@@ -224,6 +244,7 @@ func (c *SlugCache) Remove(key string) bool {
 	if e, ok := c.lru.Peek(h); !ok || e.key != key {
 		return false
 	}
+	c.changes++
 	return c.lru.Remove(h)
 }
 
@@ -250,32 +271,6 @@ func (c *SlugCache) Stats() Stats {
 		Imported:    c.imported.Load(),
 		Quarantined: c.quarantined.Load(),
 	}
-}
-
-// Clear empties the cache. With persistent it also deletes the bin file.
-func (c *SlugCache) Clear(persistent bool) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	c.mu.Lock()
-	c.lru.Purge()
-	c.mu.Unlock()
-	if persistent {
-		return c.removeFiles()
-	}
-	return nil
-}
-
-// Close releases the cache; every later call returns ErrClosed (Get and
-// Remove report false, Keys nil), and so does a second Close.
-func (c *SlugCache) Close() error {
-	if c.closed.Swap(true) {
-		return ErrClosed
-	}
-	c.mu.Lock()
-	c.lru.Purge()
-	c.mu.Unlock()
-	return nil
 }
 
 // pixelBytes is the memory an image's pixels take: the length of its pixel

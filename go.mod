@@ -9,3 +9,5 @@ require (
 	golang.org/x/text v0.43.0
 	gopkg.in/ini.v1 v1.67.3
 )
+
+require golang.org/x/sys v0.49.0

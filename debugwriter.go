@@ -1,0 +1,166 @@
+package arcache
+
+import (
+	"errors"
+	"image"
+	"image/png"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// maxDebugPending bounds the images waiting for the debug writer. Past it
+// enqueue drops images rather than block Provide; the next flush writes
+// the PNGs of those still cached.
+const maxDebugPending = 1024
+
+// debugWriter writes images as PNGs in the background (debug_images).
+type debugWriter struct {
+	dir string
+	log *slog.Logger
+	enc png.Encoder
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when nothing is pending or being written
+	pending  map[string]image.Image
+	busy     bool
+	overflow bool // an image was dropped since the last flush
+	closed   bool
+	wake     chan struct{}
+	done     chan struct{}
+}
+
+func newDebugWriter(dir string, log *slog.Logger) *debugWriter {
+	w := &debugWriter{
+		dir:     dir,
+		log:     log,
+		enc:     png.Encoder{CompressionLevel: png.BestSpeed},
+		pending: make(map[string]image.Image),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	w.idle = sync.NewCond(&w.mu)
+	go w.loop()
+	return w
+}
+
+// enqueue asks for img to be written as <dir>/<key>.png. It never blocks.
+func (w *debugWriter) enqueue(key string, img image.Image) {
+	w.mu.Lock()
+	switch _, queued := w.pending[key]; {
+	case w.closed:
+	case queued || len(w.pending) < maxDebugPending:
+		w.pending[key] = img // a newer image of a queued key replaces it
+	default:
+		if !w.overflow {
+			w.log.Warn("arcache: debug writer behind; dropping PNGs until the next flush", "pending", len(w.pending))
+		}
+		w.overflow = true
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *debugWriter) loop() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		for len(w.pending) == 0 {
+			w.busy = false
+			w.idle.Broadcast()
+			if w.closed {
+				w.mu.Unlock()
+				return
+			}
+			w.mu.Unlock()
+			<-w.wake
+			w.mu.Lock()
+		}
+		var key string
+		var img image.Image
+		for key, img = range w.pending {
+			break
+		}
+		delete(w.pending, key)
+		w.busy = true
+		w.mu.Unlock()
+		w.write(key, img)
+	}
+}
+
+func (w *debugWriter) write(key string, img image.Image) {
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		w.log.Warn("arcache: debug PNG", "key", key, "err", err)
+		return
+	}
+	path := filepath.Join(w.dir, key+".png")
+	err := writeAtomic(path, func(out io.Writer) error { return w.enc.Encode(out, img) })
+	if err != nil {
+		w.log.Warn("arcache: debug PNG", "path", path, "err", err)
+	}
+}
+
+// wait blocks until every image enqueued so far is written, and reports
+// whether any was dropped since the last wait.
+func (w *debugWriter) wait() (dropped bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for (len(w.pending) > 0 || w.busy) && !w.closedAndDone() {
+		w.idle.Wait()
+	}
+	dropped, w.overflow = w.overflow, false
+	return dropped
+}
+
+func (w *debugWriter) closedAndDone() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// discard drops what is pending and waits for the write in progress.
+func (w *debugWriter) discard() {
+	w.mu.Lock()
+	clear(w.pending)
+	w.overflow = false
+	w.mu.Unlock()
+	w.wait()
+}
+
+// close writes what is pending and stops the writer.
+func (w *debugWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	<-w.done
+}
+
+// flushDebug waits for the debug writer and, if it had to drop images,
+// writes the PNGs missing for the images still cached.
+func (c *SlugCache) flushDebug() {
+	if c.debug == nil || !c.debug.wait() {
+		return
+	}
+	c.mu.Lock()
+	entries := c.lru.Values()
+	c.mu.Unlock()
+	for _, e := range entries {
+		path := filepath.Join(c.cfg.CacheDir, e.key+".png")
+		if _, err := os.Stat(path); !e.placeholder && errors.Is(err, fs.ErrNotExist) {
+			c.debug.write(e.key, e.img)
+		}
+	}
+}

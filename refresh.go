@@ -1,0 +1,161 @@
+package arcache
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // Refresh reads these formats
+	_ "image/jpeg"
+	_ "image/png"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+)
+
+// refreshExts are the file extensions Refresh imports.
+var refreshExts = map[string]bool{
+	".png": true, ".jpg": true, ".jpeg": true, ".gif": true,
+	".bmp": true, ".tif": true, ".tiff": true, ".webp": true,
+}
+
+// importedFile is the file an entry was imported from, as it was then.
+type importedFile struct {
+	path    string
+	size    int64
+	modTime time.Time
+}
+
+// remove deletes the file once a save holds its image, unless it has
+// changed since it was read: then it is someone's new file.
+func (f *importedFile) remove(log *slog.Logger) {
+	fi, err := os.Stat(f.path)
+	if err != nil || fi.Size() != f.size || !fi.ModTime().Equal(f.modTime) {
+		return
+	}
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Warn("arcache: remove imported file", "path", f.path, "err", err)
+	}
+}
+
+// Refresh imports the images in cache_dir whose key, the file name without
+// its extension, is not in the cache: PNG, JPEG, GIF, BMP, TIFF and WebP.
+// It reads each file's header first and refuses images of more than
+// max_image_pixels without decoding them.
+//
+// A file that cannot be read, or is refused, is moved to error_dir and
+// logged, and its key maps to ErrorImage, as arcache did: Get returns the
+// placeholder, while Provide rebuilds the image. Subdirectories, other
+// files and names that are not keys are skipped.
+//
+// Without debug_images, an imported file is removed from cache_dir once a
+// Save holds its image; resave saves at once. Refresh returns how many
+// images it imported.
+func (c *SlugCache) Refresh(resave bool) (int, error) {
+	if c.closed.Load() {
+		return 0, ErrClosed
+	}
+	c.flushDebug()
+	dir := c.cfg.CacheDir
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("arcache: refresh %s: %w", dir, err)
+	}
+	n := 0
+	for _, de := range entries {
+		name := de.Name()
+		ext := filepath.Ext(name)
+		key := strings.TrimSuffix(name, ext)
+		switch {
+		case de.IsDir():
+			c.log.Debug("arcache: refresh skips a directory", "dir", dir, "name", name)
+			continue
+		case !refreshExts[strings.ToLower(ext)] || !de.Type().IsRegular():
+			continue
+		case !ValidKey(key):
+			c.log.Info("arcache: refresh skips a file whose name is not a key", "dir", dir, "name", name)
+			continue
+		case c.has(key):
+			continue
+		}
+		if c.importFile(key, filepath.Join(dir, name)) {
+			n++
+		}
+	}
+	if resave {
+		if err := c.Save(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// importFile stores the image at path under key, or quarantines the file
+// and stores a placeholder. It reports whether the image was imported.
+func (c *SlugCache) importFile(key, path string) bool {
+	fi, statErr := os.Stat(path)
+	img, cfg, err := decodeFile(path, c.cfg.MaxImagePixels)
+	if err == nil && statErr == nil {
+		src := &importedFile{path: path, size: fi.Size(), modTime: fi.ModTime()}
+		if _, err := c.storeEntry(keyIndex(key), &entry{key: key, img: img, src: src}); err != nil {
+			return false
+		}
+		c.imported.Add(1)
+		return true
+	}
+	if err == nil {
+		err = statErr
+	}
+	moved, qerr := quarantine(path, c.cfg.ErrorDir)
+	if qerr != nil {
+		c.log.Warn("arcache: unreadable image could not be quarantined", "path", path, "err", err, "quarantine_err", qerr)
+	} else {
+		c.quarantined.Add(1)
+		c.log.Warn("arcache: unreadable image quarantined", "path", path, "moved_to", moved, "err", err)
+	}
+	w, h := 64, 64
+	if cfg.Width > 0 && cfg.Height > 0 {
+		w, h = min(cfg.Width, 256), min(cfg.Height, 256)
+	}
+	c.storeEntry(keyIndex(key), &entry{key: key, img: ErrorImage(w, h), placeholder: true})
+	return false
+}
+
+// decodeFile decodes the image at path after checking, from its header
+// alone, that it has at most maxPixels pixels.
+func decodeFile(path string, maxPixels int64) (img image.Image, cfg image.Config, err error) {
+	defer func() {
+		// Decoders are meant never to panic; a file must not take the
+		// program down if one does.
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("%w: %s: decoder panicked: %v", ErrCorrupt, path, r)
+		}
+	}()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cfg, err
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	if cfg.Width < 0 || cfg.Height < 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels ||
+		cfg.Height > 0 && int64(cfg.Width) > maxPixels/int64(cfg.Height) {
+		return nil, cfg, fmt.Errorf("%w: %s: %dx%d %s has more than %d pixels", ErrTooLarge, path, cfg.Width, cfg.Height, format, maxPixels)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, cfg, err
+	}
+	img, _, err = image.Decode(f)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	return img, cfg, nil
+}
