@@ -156,15 +156,20 @@ func compact(r image.Rectangle, stride, bpp int, pix []byte) (int, []byte) {
 	return row, out
 }
 
-// Palette colours are stored with the type of the common colour types,
-// so that Paletted.At returns what it returned before; any other colour
-// comes back as color.RGBA64 with the same RGBA value.
+// Palette colours keep their type when it is one of package color's, so
+// that Paletted.At returns what it returned before; any other colour comes
+// back as color.RGBA64 with the same RGBA value. Each takes 9 bytes: the
+// type, then up to four 8- or 16-bit values.
 const (
 	palRGBA byte = iota
 	palNRGBA
 	palGray
 	palAlpha
 	palRGBA64
+	palNRGBA64
+	palGray16
+	palAlpha16
+	palCMYK
 )
 
 func appendPalette(b []byte, p color.Palette) []byte {
@@ -178,14 +183,25 @@ func appendPalette(b []byte, p color.Palette) []byte {
 			b = append(b, palGray, c.Y, 0, 0, 0, 0, 0, 0, 0)
 		case color.Alpha:
 			b = append(b, palAlpha, c.A, 0, 0, 0, 0, 0, 0, 0)
+		case color.CMYK:
+			b = append(b, palCMYK, c.C, c.M, c.Y, c.K, 0, 0, 0, 0)
+		case color.NRGBA64:
+			b = append16(append(b, palNRGBA64), c.R, c.G, c.B, c.A)
+		case color.Gray16:
+			b = append16(append(b, palGray16), c.Y, 0, 0, 0)
+		case color.Alpha16:
+			b = append16(append(b, palAlpha16), c.A, 0, 0, 0)
 		default:
 			r, g, bl, a := c.RGBA()
-			b = append(b, palRGBA64)
-			b = binary.BigEndian.AppendUint16(b, uint16(r))
-			b = binary.BigEndian.AppendUint16(b, uint16(g))
-			b = binary.BigEndian.AppendUint16(b, uint16(bl))
-			b = binary.BigEndian.AppendUint16(b, uint16(a))
+			b = append16(append(b, palRGBA64), uint16(r), uint16(g), uint16(bl), uint16(a))
 		}
+	}
+	return b
+}
+
+func append16(b []byte, v ...uint16) []byte {
+	for _, x := range v {
+		b = binary.BigEndian.AppendUint16(b, x)
 	}
 	return b
 }
@@ -206,15 +222,25 @@ func readPalette(b []byte) (color.Palette, error) {
 			p[i] = color.Gray{e[1]}
 		case palAlpha:
 			p[i] = color.Alpha{e[1]}
+		case palCMYK:
+			p[i] = color.CMYK{e[1], e[2], e[3], e[4]}
 		case palRGBA64:
-			be := binary.BigEndian
-			p[i] = color.RGBA64{be.Uint16(e[1:]), be.Uint16(e[3:]), be.Uint16(e[5:]), be.Uint16(e[7:])}
+			p[i] = color.RGBA64{u16(e, 0), u16(e, 1), u16(e, 2), u16(e, 3)}
+		case palNRGBA64:
+			p[i] = color.NRGBA64{u16(e, 0), u16(e, 1), u16(e, 2), u16(e, 3)}
+		case palGray16:
+			p[i] = color.Gray16{u16(e, 0)}
+		case palAlpha16:
+			p[i] = color.Alpha16{u16(e, 0)}
 		default:
 			return nil, fmt.Errorf("bad palette colour type %d", e[0])
 		}
 	}
 	return p, nil
 }
+
+// u16 is the i'th 16-bit value of a palette entry.
+func u16(e []byte, i int) uint16 { return binary.BigEndian.Uint16(e[1+2*i:]) }
 
 // image checks the record and rebuilds its image. A record that does not
 // check out is an error, never a panic.

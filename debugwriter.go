@@ -19,9 +19,10 @@ const maxDebugPending = 1024
 
 // debugWriter writes images as PNGs in the background (debug_images).
 type debugWriter struct {
-	dir string
-	log *slog.Logger
-	enc png.Encoder
+	dir   string
+	log   *slog.Logger
+	enc   png.Encoder
+	limit int // most images pending
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when nothing is pending or being written
@@ -38,6 +39,7 @@ func newDebugWriter(dir string, log *slog.Logger) *debugWriter {
 		dir:     dir,
 		log:     log,
 		enc:     png.Encoder{CompressionLevel: png.BestSpeed},
+		limit:   maxDebugPending,
 		pending: make(map[string]image.Image),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -52,7 +54,7 @@ func (w *debugWriter) enqueue(key string, img image.Image) {
 	w.mu.Lock()
 	switch _, queued := w.pending[key]; {
 	case w.closed:
-	case queued || len(w.pending) < maxDebugPending:
+	case queued || len(w.pending) < w.limit:
 		w.pending[key] = img // a newer image of a queued key replaces it
 	default:
 		if !w.overflow {

@@ -70,10 +70,10 @@ func (c *SlugCache) Save() error {
 }
 
 func (c *SlugCache) save() error {
+	c.flushDebug()
 	if c.cfg.BinFile == "" {
 		return nil
 	}
-	c.flushDebug()
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 
@@ -153,8 +153,14 @@ func (c *SlugCache) Load() error {
 	if err != nil {
 		return fmt.Errorf("arcache: load %s: %w", path, err)
 	}
-	recs, damage := readBin(f)
+	// A file that cannot be read is not damaged: leave it where it is,
+	// and load nothing, rather than let a later Save replace it.
+	r := &readErrs{r: f}
+	recs, damage := readBin(r)
 	f.Close()
+	if r.err != nil {
+		return fmt.Errorf("arcache: load %s: %w", path, r.err)
+	}
 	for _, r := range recs {
 		if _, err := c.storeEntry(keyIndex(r.key), &entry{key: r.key, img: r.img}); err != nil {
 			return err
@@ -178,6 +184,21 @@ func (c *SlugCache) Load() error {
 	}
 	c.log.Warn("arcache: damaged bin file", "err", err)
 	return fmt.Errorf("arcache: load: %w", err)
+}
+
+// readErrs remembers the read errors of r other than io.EOF, which tell an
+// unreadable file from a damaged one.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrs) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 type loaded struct {
