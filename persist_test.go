@@ -595,16 +595,35 @@ func TestSaveAndLoadAfterClose(t *testing.T) {
 func TestRecordRejectsBadShapes(t *testing.T) {
 	base := func() *binRecord { return newRecord("k", fill(image.NewNRGBA(image.Rect(0, 0, 4, 4)), 1)) }
 	cases := map[string]func(r *binRecord){
-		"short pix":      func(r *binRecord) { r.Pix = r.Pix[:10] },
-		"small stride":   func(r *binRecord) { r.Stride = 3 },
-		"huge rect":      func(r *binRecord) { r.Rect = image.Rect(0, 0, 1<<40, 1<<40) },
-		"overflow rect":  func(r *binRecord) { r.Rect = image.Rect(-1<<62, 0, 1<<62, 1) },
-		"inverted rect":  func(r *binRecord) { r.Rect = image.Rect(4, 4, 0, 0); r.Rect.Min, r.Rect.Max = r.Rect.Max, r.Rect.Min },
-		"unknown kind":   func(r *binRecord) { r.Kind = 200 },
-		"palette index":  func(r *binRecord) { r.Kind = kindPaletted; r.Stride = 4; r.Pix = r.Pix[:16]; r.Palette = appendPalette(nil, color.Palette{color.Black}) },
-		"bad ratio":      func(r *binRecord) { r.Kind = kindYCbCr; r.Stride = 4; r.CStride = 4; r.Cb = r.Pix; r.Cr = r.Pix; r.Ratio = 99 },
-		"short chroma":   func(r *binRecord) { r.Kind = kindYCbCr; r.Stride = 4; r.CStride = 4; r.Cb = r.Pix[:3]; r.Cr = r.Pix },
-		"short alpha":    func(r *binRecord) { r.Kind = kindNYCbCrA; r.Stride = 4; r.CStride = 4; r.Cb = r.Pix; r.Cr = r.Pix; r.A = r.Pix[:2] },
+		"short pix":     func(r *binRecord) { r.Pix = r.Pix[:10] },
+		"small stride":  func(r *binRecord) { r.Stride = 3 },
+		"huge rect":     func(r *binRecord) { r.Rect = image.Rect(0, 0, 1<<40, 1<<40) },
+		"overflow rect": func(r *binRecord) { r.Rect = image.Rect(-1<<62, 0, 1<<62, 1) },
+		"inverted rect": func(r *binRecord) { r.Rect = image.Rect(4, 4, 0, 0); r.Rect.Min, r.Rect.Max = r.Rect.Max, r.Rect.Min },
+		"unknown kind":  func(r *binRecord) { r.Kind = 200 },
+		"palette index": func(r *binRecord) {
+			r.Kind = kindPaletted
+			r.Stride = 4
+			r.Pix = r.Pix[:16]
+			r.Palette = appendPalette(nil, color.Palette{color.Black})
+		},
+		"bad ratio": func(r *binRecord) {
+			r.Kind = kindYCbCr
+			r.Stride = 4
+			r.CStride = 4
+			r.Cb = r.Pix
+			r.Cr = r.Pix
+			r.Ratio = 99
+		},
+		"short chroma": func(r *binRecord) { r.Kind = kindYCbCr; r.Stride = 4; r.CStride = 4; r.Cb = r.Pix[:3]; r.Cr = r.Pix },
+		"short alpha": func(r *binRecord) {
+			r.Kind = kindNYCbCrA
+			r.Stride = 4
+			r.CStride = 4
+			r.Cb = r.Pix
+			r.Cr = r.Pix
+			r.A = r.Pix[:2]
+		},
 		"palette length": func(r *binRecord) { r.Kind = kindPaletted; r.Stride = 4; r.Palette = []byte{1, 2} },
 	}
 	for name, mutate := range cases {
