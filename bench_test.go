@@ -1,8 +1,14 @@
 package arcache
 
 import (
+	"bufio"
+	"encoding/gob"
+	"fmt"
 	"image"
-	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -31,7 +37,7 @@ func benchCache(b *testing.B) *SlugCache {
 	b.Helper()
 	cfg := DefaultConfig()
 	cfg.BinFile = ""
-	c, err := New(cfg)
+	c, err := New(cfg, WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,4 +138,149 @@ func BenchmarkProvideMiss(b *testing.B) {
 	}
 }
 
-var _ = color.White
+// saveSet is 1000 distinct 64×64 NRGBA images: 16 MiB of pixels.
+func saveSet() []*image.NRGBA {
+	imgs := make([]*image.NRGBA, 1000)
+	for i := range imgs {
+		imgs[i] = fill(image.NewNRGBA(image.Rect(0, 0, 64, 64)), i).(*image.NRGBA)
+	}
+	return imgs
+}
+
+const saveSetBytes = 1000 * 64 * 64 * 4
+
+func BenchmarkSave(b *testing.B) {
+	dir := b.TempDir()
+	c := persistentCache(b, dir, nil)
+	for i, img := range saveSet() {
+		if err := c.Put(fmt.Sprint("img-", i), img); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(saveSetBytes)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.Save(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	dir := b.TempDir()
+	c := persistentCache(b, dir, nil)
+	for i, img := range saveSet() {
+		if err := c.Put(fmt.Sprint("img-", i), img); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := c.Save(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(saveSetBytes)
+	b.ResetTimer()
+	for b.Loop() {
+		d := persistentCache(b, dir, nil)
+		if err := d.Load(); err != nil || d.Len() != 1000 {
+			b.Fatalf("Load: %v, %d entries", err, d.Len())
+		}
+		b.StopTimer()
+		d.abandon()
+		b.StartTimer()
+	}
+}
+
+// gobImage is what the baseline encodes: the same pixels, with no
+// checksum, key index or type dispatch.
+type gobImage struct {
+	Rect   image.Rectangle
+	Stride int
+	Pix    []byte
+}
+
+// BenchmarkBaselineGobFile is the floor for Save (encode) and Load
+// (decode): the same pixels gob-encoded into a file that is synced, and
+// decoded back.
+func BenchmarkBaselineGobFile(b *testing.B) {
+	imgs := saveSet()
+	path := filepath.Join(b.TempDir(), "baseline.gob")
+	write := func() error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		enc := gob.NewEncoder(w)
+		for _, img := range imgs {
+			if err := enc.Encode(gobImage{img.Rect, img.Stride, img.Pix}); err != nil {
+				return err
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(saveSetBytes)
+		for b.Loop() {
+			if err := write(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		if err := write(); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(saveSetBytes)
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dec := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+			out := make([]image.Image, 0, len(imgs))
+			for range imgs {
+				var g gobImage
+				if err := dec.Decode(&g); err != nil {
+					b.Fatal(err)
+				}
+				out = append(out, &image.NRGBA{Pix: g.Pix, Stride: g.Stride, Rect: g.Rect})
+			}
+			f.Close()
+			sinkImg = out[len(out)-1]
+		}
+	})
+}
+
+// BenchmarkBaselinePNGEncode is what a debug PNG costs, per 64×64 image:
+// the reason the debug writer keeps PNG encoding off the miss path.
+func BenchmarkBaselinePNGEncode(b *testing.B) {
+	img := saveSet()[0]
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	b.SetBytes(64 * 64 * 4)
+	for b.Loop() {
+		if err := enc.Encode(io.Discard, img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProvideMissDebugImages is BenchmarkProvideMiss with
+// debug_images on: the PNGs are written in the background.
+func BenchmarkProvideMissDebugImages(b *testing.B) {
+	c := persistentCache(b, b.TempDir(), func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = "" })
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		args := benchArgs{File: "mask-" + strconv.Itoa(i) + ".png", Fill: "green", Size: 16}
+		if _, err := Provide(c, benchIcon, args); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
