@@ -23,7 +23,7 @@ func TestRun(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "composite.png")
 	var stdout bytes.Buffer
-	if err := run([]string{"-masks", masksDir, "-out", out}, &stdout); err != nil {
+	if err := run([]string{"-masks", masksDir, "-out", out, "-config", tempConfig(t)}, &stdout); err != nil {
 		t.Fatalf("run: %v\noutput:\n%s", err, &stdout)
 	}
 	t.Logf("output:\n%s", &stdout)
@@ -53,10 +53,48 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// tempConfig writes a config whose files all live in a temporary
+// directory.
+func tempConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "icons.ini")
+	body := fmt.Sprintf("[cache]\ncache_dir = %s\nerror_dir = %s\nbin_file = %s\n",
+		filepath.Join(dir, "cache"), filepath.Join(dir, "errors"), filepath.Join(dir, "icons.bin"))
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRunWarmStart runs the program twice on one bin file: the second run
+// loads every image and calls no constructor.
+func TestRunWarmStart(t *testing.T) {
+	config := tempConfig(t)
+	var outs [2]bytes.Buffer
+	for i := range outs {
+		out := filepath.Join(t.TempDir(), "composite.png")
+		if err := run([]string{"-masks", masksDir, "-out", out, "-config", config}, &outs[i]); err != nil {
+			t.Fatalf("run %d: %v\n%s", i+1, err, &outs[i])
+		}
+	}
+	if !regexp.MustCompile(`(?m)^render 1: \S+  hits=\d+ misses=\d+ builds=[1-9]`).Match(outs[0].Bytes()) {
+		t.Errorf("the first run did not build:\n%s", &outs[0])
+	}
+	second := outs[1].String()
+	if !regexp.MustCompile(`(?m)^render 1: \S+  hits=\d+ misses=0 builds=0$`).MatchString(second) ||
+		!regexp.MustCompile(`(?m)^constructor calls: 0 \(\d+ images loaded`).MatchString(second) {
+		t.Errorf("the second run did not start warm:\n%s", second)
+	}
+	t.Logf("second run:\n%s", second)
+}
+
 // TestTintedIcon catches a mask that scaled to all-opaque, which would
 // still leave the fill colours in the composite.
 func TestTintedIcon(t *testing.T) {
-	c, err := arcache.New(arcache.DefaultConfig())
+	cfg := arcache.DefaultConfig()
+	cfg.BinFile = "" // keep nothing on disk
+	c, err := arcache.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
