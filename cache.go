@@ -25,8 +25,9 @@ type SlugCache struct {
 	changes uint64 // count of stores and removals; guarded by mu
 	saved   uint64 // changes as of the last Save or Load; guarded by mu
 
-	saveMu sync.Mutex   // one Save at a time in this process
-	debug  *debugWriter // nil unless debug_images
+	saveMu    sync.Mutex   // one Save at a time in this process
+	refreshMu sync.Mutex   // one Refresh at a time
+	debug     *debugWriter // nil unless debug_images
 
 	group  singleflight.Group
 	closed atomic.Bool
@@ -186,6 +187,10 @@ func (c *SlugCache) storeEntry(h uint64, e *entry) (bool, error) {
 	e.size = pixelBytes(e.img)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.storeLocked(h, e)
+}
+
+func (c *SlugCache) storeLocked(h uint64, e *entry) (bool, error) {
 	if c.closed.Load() {
 		return false, ErrClosed
 	}
@@ -211,12 +216,27 @@ func (c *SlugCache) storeEntry(h uint64, e *entry) (bool, error) {
 	return true, nil
 }
 
-// has reports whether key is held.
-func (c *SlugCache) has(key string) bool {
+// holds reports whether key holds an image that is not a placeholder.
+func (c *SlugCache) holds(key string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.holdsLocked(key)
+}
+
+func (c *SlugCache) holdsLocked(key string) bool {
 	e, ok := c.lru.Peek(keyIndex(key))
-	return ok && e.key == key
+	return ok && e.key == key && !e.placeholder
+}
+
+// storePlaceholder stores img as the placeholder of key, unless a real
+// image has been stored there meanwhile.
+func (c *SlugCache) storePlaceholder(key string, img image.Image) {
+	e := &entry{key: key, img: img, placeholder: true, size: pixelBytes(img)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.holdsLocked(key) {
+		c.storeLocked(keyIndex(key), e)
+	}
 }
 
 // Keys returns the keys held, least recently used first.

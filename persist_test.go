@@ -125,10 +125,10 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 
 // samePixels reports whether a and b have the same bounds and colours.
 func samePixels(a, b image.Image) bool {
-	if a.Bounds() != b.Bounds() {
-		return false
-	}
 	r := a.Bounds()
+	if r != b.Bounds() || r.Empty() {
+		return r == b.Bounds()
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
 			if a.At(x, y) != b.At(x, y) {

@@ -62,6 +62,10 @@ func (c *SlugCache) Refresh(resave bool) (int, error) {
 		return 0, ErrClosed
 	}
 	c.flushDebug()
+	// One Refresh at a time, so that two never import, or quarantine, one
+	// file twice.
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	dir := c.cfg.CacheDir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -81,7 +85,7 @@ func (c *SlugCache) Refresh(resave bool) (int, error) {
 		case !ValidKey(key):
 			c.log.Info("arcache: refresh skips a file whose name is not a key", "dir", dir, "name", name)
 			continue
-		case c.has(key):
+		case c.holds(key):
 			continue
 		}
 		if c.importFile(key, filepath.Join(dir, name)) {
@@ -99,18 +103,23 @@ func (c *SlugCache) Refresh(resave bool) (int, error) {
 // importFile stores the image at path under key, or quarantines the file
 // and stores a placeholder. It reports whether the image was imported.
 func (c *SlugCache) importFile(key, path string) bool {
-	fi, statErr := os.Stat(path)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false // gone since the directory was read: nothing to do
+	}
 	img, cfg, err := decodeFile(path, c.cfg.MaxImagePixels)
-	if err == nil && statErr == nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err == nil {
 		src := &importedFile{path: path, size: fi.Size(), modTime: fi.ModTime()}
-		if _, err := c.storeEntry(keyIndex(key), &entry{key: key, img: img, src: src}); err != nil {
+		kept, err := c.storeEntry(keyIndex(key), &entry{key: key, img: img, src: src})
+		if err != nil || !kept {
+			c.log.Info("arcache: refresh did not keep an image larger than max_bytes", "path", path)
 			return false
 		}
 		c.imported.Add(1)
 		return true
-	}
-	if err == nil {
-		err = statErr
 	}
 	moved, qerr := quarantine(path, c.cfg.ErrorDir)
 	if qerr != nil {
@@ -123,7 +132,7 @@ func (c *SlugCache) importFile(key, path string) bool {
 	if cfg.Width > 0 && cfg.Height > 0 {
 		w, h = min(cfg.Width, 256), min(cfg.Height, 256)
 	}
-	c.storeEntry(keyIndex(key), &entry{key: key, img: ErrorImage(w, h), placeholder: true})
+	c.storePlaceholder(key, ErrorImage(w, h))
 	return false
 }
 
