@@ -72,8 +72,9 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
 
-// New returns an empty cache with the settings of cfg. It touches no file;
-// Open also loads what was saved.
+// New returns an empty cache with the settings of cfg. Unlike Open it
+// neither purges, loads nor refreshes anything; Close still saves to
+// cfg.BinFile when it is set.
 func New(cfg Config, opts ...Option) (*SlugCache, error) {
 	if key, err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, key, err)
