@@ -87,33 +87,20 @@ func (r *binRecord) checksum() uint32 {
 func newRecord(key string, img image.Image) *binRecord {
 	r := &binRecord{Key: key, Rect: img.Bounds()}
 	switch m := img.(type) {
-	case *image.RGBA:
-		r.Kind, r.Stride, r.Pix = kindRGBA, m.Stride, m.Pix
-	case *image.NRGBA:
-		r.Kind, r.Stride, r.Pix = kindNRGBA, m.Stride, m.Pix
-	case *image.RGBA64:
-		r.Kind, r.Stride, r.Pix = kindRGBA64, m.Stride, m.Pix
-	case *image.NRGBA64:
-		r.Kind, r.Stride, r.Pix = kindNRGBA64, m.Stride, m.Pix
-	case *image.Gray:
-		r.Kind, r.Stride, r.Pix = kindGray, m.Stride, m.Pix
-	case *image.Gray16:
-		r.Kind, r.Stride, r.Pix = kindGray16, m.Stride, m.Pix
-	case *image.Alpha:
-		r.Kind, r.Stride, r.Pix = kindAlpha, m.Stride, m.Pix
-	case *image.Alpha16:
-		r.Kind, r.Stride, r.Pix = kindAlpha16, m.Stride, m.Pix
-	case *image.CMYK:
-		r.Kind, r.Stride, r.Pix = kindCMYK, m.Stride, m.Pix
-	case *image.Paletted:
-		r.Kind, r.Stride, r.Pix = kindPaletted, m.Stride, m.Pix
-		r.Palette = appendPalette(nil, m.Palette)
 	case *image.YCbCr:
 		r.Kind, r.Stride, r.Pix, r.CStride, r.Ratio, r.Cb, r.Cr = kindYCbCr, m.YStride, m.Y, m.CStride, int(m.SubsampleRatio), m.Cb, m.Cr
 	case *image.NYCbCrA:
 		r.Kind, r.Stride, r.Pix, r.CStride, r.Ratio, r.Cb, r.Cr = kindNYCbCrA, m.YStride, m.Y, m.CStride, int(m.SubsampleRatio), m.Cb, m.Cr
 		r.AStride, r.A = m.AStride, m.A
+	case *image.Paletted:
+		r.Kind, r.Stride, r.Pix = kindPaletted, m.Stride, m.Pix
+		r.Stride, r.Pix = compact(r.Rect, r.Stride, 1, r.Pix)
+		r.Palette = appendPalette(nil, m.Palette)
 	default:
+		if r.Kind, r.Stride, r.Pix = pixPlane(img); r.Kind != kindNone {
+			r.Stride, r.Pix = compact(r.Rect, r.Stride, bytesPerPixel[r.Kind], r.Pix)
+			break
+		}
 		var dst draw.Image
 		if is16Bit(img.ColorModel()) {
 			n := image.NewNRGBA64(r.Rect)
@@ -124,11 +111,36 @@ func newRecord(key string, img image.Image) *binRecord {
 		}
 		draw.Draw(dst, r.Rect, img, r.Rect.Min, draw.Src)
 	}
-	if bpp := bytesPerPixel[r.Kind]; bpp > 0 {
-		r.Stride, r.Pix = compact(r.Rect, r.Stride, bpp, r.Pix)
-	}
 	r.CRC = r.checksum()
 	return r
+}
+
+// pixPlane returns the kind, stride and pixels of an image type that keeps
+// its pixels in one Pix slice, or kindNone.
+func pixPlane(img image.Image) (kind uint8, stride int, pix []byte) {
+	switch m := img.(type) {
+	case *image.RGBA:
+		return kindRGBA, m.Stride, m.Pix
+	case *image.NRGBA:
+		return kindNRGBA, m.Stride, m.Pix
+	case *image.RGBA64:
+		return kindRGBA64, m.Stride, m.Pix
+	case *image.NRGBA64:
+		return kindNRGBA64, m.Stride, m.Pix
+	case *image.Gray:
+		return kindGray, m.Stride, m.Pix
+	case *image.Gray16:
+		return kindGray16, m.Stride, m.Pix
+	case *image.Alpha:
+		return kindAlpha, m.Stride, m.Pix
+	case *image.Alpha16:
+		return kindAlpha16, m.Stride, m.Pix
+	case *image.CMYK:
+		return kindCMYK, m.Stride, m.Pix
+	case *image.Paletted:
+		return kindPaletted, m.Stride, m.Pix
+	}
+	return kindNone, 0, nil
 }
 
 func is16Bit(m color.Model) bool {

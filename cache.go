@@ -297,27 +297,13 @@ func (c *SlugCache) Stats() Stats {
 // pixelBytes is the memory an image's pixels take: the length of its pixel
 // slices, or 4 bytes a pixel for types it cannot see into.
 func pixelBytes(img image.Image) int64 {
+	if kind, _, pix := pixPlane(img); kind != kindNone {
+		if p, ok := img.(*image.Paletted); ok {
+			return int64(len(pix) + 4*len(p.Palette))
+		}
+		return int64(len(pix))
+	}
 	switch m := img.(type) {
-	case *image.RGBA:
-		return int64(len(m.Pix))
-	case *image.NRGBA:
-		return int64(len(m.Pix))
-	case *image.RGBA64:
-		return int64(len(m.Pix))
-	case *image.NRGBA64:
-		return int64(len(m.Pix))
-	case *image.Gray:
-		return int64(len(m.Pix))
-	case *image.Gray16:
-		return int64(len(m.Pix))
-	case *image.Alpha:
-		return int64(len(m.Pix))
-	case *image.Alpha16:
-		return int64(len(m.Pix))
-	case *image.CMYK:
-		return int64(len(m.Pix))
-	case *image.Paletted:
-		return int64(len(m.Pix) + 4*len(m.Palette))
 	case *image.YCbCr:
 		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
 	case *image.NYCbCrA:

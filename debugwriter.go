@@ -38,7 +38,7 @@ func newDebugWriter(dir string, log *slog.Logger) *debugWriter {
 	w := &debugWriter{
 		dir:     dir,
 		log:     log,
-		enc:     png.Encoder{CompressionLevel: png.BestSpeed},
+		enc:     png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}},
 		limit:   maxDebugPending,
 		pending: make(map[string]image.Image),
 		wake:    make(chan struct{}, 1),
@@ -48,6 +48,18 @@ func newDebugWriter(dir string, log *slog.Logger) *debugWriter {
 	go w.loop()
 	return w
 }
+
+// pngBuffers lets the encoder reuse its buffers, which are larger than
+// most icons: without it every PNG allocates them anew, and the garbage
+// slows the goroutines calling Provide.
+type pngBuffers struct{ p sync.Pool }
+
+func (b *pngBuffers) Get() *png.EncoderBuffer {
+	buf, _ := b.p.Get().(*png.EncoderBuffer)
+	return buf
+}
+
+func (b *pngBuffers) Put(buf *png.EncoderBuffer) { b.p.Put(buf) }
 
 // enqueue asks for img to be written as <dir>/<key>.png. It never blocks.
 func (w *debugWriter) enqueue(key string, img image.Image) {

@@ -113,11 +113,9 @@ func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args
 				return i, nil
 			}
 		}
-		c.builds.Add(1)
-		img, err := build(fn, args)
+		img, err := countedBuild(c, fn, args, key)
 		if err != nil {
-			c.buildErrors.Add(1)
-			return nil, fmt.Errorf("arcache: build %s: %w", key, err)
+			return nil, err
 		}
 		if err := c.store(h, key, img); err != nil {
 			return nil, fmt.Errorf("arcache: store %s: %w", key, err)
@@ -134,13 +132,19 @@ func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args
 		return i, nil
 	}
 	// Another call under the same key wanted another type: build ours.
+	return countedBuild(c, fn, args, key)
+}
+
+// countedBuild is Provide's call of fn, counted in c's stats; its errors
+// name key.
+func countedBuild[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, key string) (I, error) {
 	c.builds.Add(1)
-	i, err := build(fn, args)
+	img, err := build(fn, args)
 	if err != nil {
 		c.buildErrors.Add(1)
-		return zero, fmt.Errorf("arcache: build %s: %w", key, err)
+		return img, fmt.Errorf("arcache: build %s: %w", key, err)
 	}
-	return i, nil
+	return img, nil
 }
 
 // build calls fn, turning a panic or a nil image into an error.
