@@ -106,18 +106,22 @@ type nameKey struct {
 }
 
 var (
-	infoByPC   cowMap[uintptr, *fnInfo] // by the constructor's code
-	infoByName cowMap[nameKey, *fnInfo] // by the name given with Name
+	infoByPC cowMap[uintptr, *fnInfo] // by the constructor's code
+	// infoByName holds constructors by the name given with Name. Names
+	// may be made at run time, so unlike functions they are not a fixed
+	// few: a sync.Map grows in linear time where a cowMap would not.
+	infoByName sync.Map // nameKey -> *fnInfo
 )
 
 // infoOf returns the identity of fn, or of the name given with Name.
 func infoOf[A any, I image.Image](fn func(A) (I, error), name string) *fnInfo {
 	if name != "" {
 		k := nameKey{name, reflect.TypeFor[A]()}
-		if info, ok := infoByName.load(k); ok {
-			return info
+		if info, ok := infoByName.Load(k); ok {
+			return info.(*fnInfo)
 		}
-		return infoByName.loadOrStore(k, newInfo("name:"+name, name, k.args))
+		info, _ := infoByName.LoadOrStore(k, newInfo("name:"+name, name, k.args))
+		return info.(*fnInfo)
 	}
 	pc := reflect.ValueOf(fn).Pointer()
 	if info, ok := infoByPC.load(pc); ok {

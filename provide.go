@@ -27,7 +27,9 @@ func Debug() ProvideOption { return ProvideOption{debug: true} }
 // Name keys the constructor by name instead of by its function name.
 // Closures made by one function literal share one name however they
 // capture, and so do method values of one method whatever their receiver:
-// give each a Name, or better, pass what they capture as arguments.
+// give each a Name, or better, pass what they capture as arguments. The
+// cache remembers every name for the life of the process, so names are
+// meant to be a fixed few, not made per call.
 func Name(name string) ProvideOption { return ProvideOption{name: name} }
 
 // Exclude leaves the named struct fields or map keys of the arguments out
