@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +25,16 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, base+tmpSuffix+"*")
+	// Not os.CreateTemp: it makes the file private, which the file it
+	// replaces was not, and a Chmod is one more system call per save.
+	var f *os.File
+	for range 10 {
+		name := filepath.Join(dir, fmt.Sprintf("%s%s%016x", base, tmpSuffix, rand.Uint64()))
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -33,10 +44,6 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	// CreateTemp makes the file private; the file it replaces was not.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err = write(w); err != nil {
 		return err

@@ -177,16 +177,16 @@ func BenchmarkLoad(b *testing.B) {
 	if err := c.Save(); err != nil {
 		b.Fatal(err)
 	}
+	d := persistentCache(b, dir, func(cfg *Config) { cfg.BinFile = c.cfg.BinFile })
 	b.SetBytes(saveSetBytes)
 	b.ResetTimer()
 	for b.Loop() {
-		d := persistentCache(b, dir, nil)
+		b.StopTimer()
+		d.Clear(false) // Load into an empty cache each time
+		b.StartTimer()
 		if err := d.Load(); err != nil || d.Len() != 1000 {
 			b.Fatalf("Load: %v, %d entries", err, d.Len())
 		}
-		b.StopTimer()
-		d.abandon()
-		b.StartTimer()
 	}
 }
 

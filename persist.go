@@ -1,10 +1,9 @@
 package arcache
 
 import (
-	"encoding/gob"
+	"bufio"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"io/fs"
 	"os"
@@ -111,23 +110,7 @@ func writeBin(path string, entries []*entry) error {
 	}
 	defer lock.unlock()
 	removeStaleTemps(path)
-	return writeAtomic(path, func(w io.Writer) error {
-		enc := gob.NewEncoder(w)
-		if err := enc.Encode(binHeader{Magic: binMagic, Version: binVersion}); err != nil {
-			return err
-		}
-		n := 0
-		for _, e := range entries {
-			if e.placeholder {
-				continue // never saved: the file it stands for is quarantined
-			}
-			if err := enc.Encode(binEntry{Record: newRecord(e.key, e.img)}); err != nil {
-				return err
-			}
-			n++
-		}
-		return enc.Encode(binEntry{Trailer: &binTrailer{Count: n}})
-	})
+	return writeAtomic(path, func(w io.Writer) error { return encodeBin(w, entries) })
 }
 
 // Load adds the entries of the bin file to the cache, in the file's order,
@@ -156,7 +139,7 @@ func (c *SlugCache) Load() error {
 	// A file that cannot be read is not damaged: leave it where it is,
 	// and load nothing, rather than let a later Save replace it.
 	r := &readErrs{r: f}
-	recs, damage := readBin(r)
+	recs, damage := readBin(bufio.NewReaderSize(r, 1<<20))
 	f.Close()
 	if r.err != nil {
 		return fmt.Errorf("arcache: load %s: %w", path, r.err)
@@ -199,55 +182,6 @@ func (e *readErrs) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-type loaded struct {
-	key string
-	img image.Image
-}
-
-// readBin decodes a bin file. It returns the records read before any
-// damage, and the damage.
-func readBin(r io.Reader) ([]loaded, error) {
-	dec := gob.NewDecoder(r)
-	var h binHeader
-	if err := dec.Decode(&h); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
-	}
-	if h.Magic != binMagic {
-		return nil, fmt.Errorf("not an arcache bin file")
-	}
-	if h.Version != binVersion {
-		return nil, fmt.Errorf("format version %d, this arcache reads version %d", h.Version, binVersion)
-	}
-	var recs []loaded
-	for {
-		var e binEntry // fresh each time: gob leaves absent fields alone
-		if err := dec.Decode(&e); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF // the trailer is missing
-			}
-			return recs, fmt.Errorf("record %d: %w", len(recs), err)
-		}
-		switch {
-		case e.Record != nil:
-			img, err := e.Record.image()
-			if err != nil {
-				return recs, fmt.Errorf("record %d: %w", len(recs), err)
-			}
-			recs = append(recs, loaded{e.Record.Key, img})
-		case e.Trailer != nil:
-			if e.Trailer.Count != len(recs) {
-				return recs, fmt.Errorf("trailer counts %d records, file holds %d", e.Trailer.Count, len(recs))
-			}
-			if err := dec.Decode(&e); err != io.EOF {
-				return recs, errors.New("data after the trailer")
-			}
-			return recs, nil
-		default:
-			return recs, fmt.Errorf("record %d: empty", len(recs))
-		}
-	}
 }
 
 // Clear empties the cache. With persistent it also deletes the bin file
