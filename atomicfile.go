@@ -12,15 +12,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // writeAtomic writes path through write so that readers, and a crash at
 // any moment, see either the old file or the whole new one: it writes a
 // temporary file in the same directory, syncs it, renames it over path and
 // syncs the directory.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
+//
+// bufSize sizes the write buffer: large for the bin file, small for the
+// many small debug PNGs, whose buffers would otherwise be most of the
+// garbage the debug writer makes.
+func writeAtomic(path string, bufSize int, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -44,7 +46,7 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	w := bufio.NewWriterSize(f, 1<<20)
+	w := bufio.NewWriterSize(f, bufSize)
 	if err = write(w); err != nil {
 		return err
 	}
@@ -67,18 +69,6 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 // next writer, holding the lock, removes them.
 const tmpSuffix = ".tmp-"
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err // some file systems cannot sync a directory: not an error
-	}
-	return nil
-}
-
 // removeStaleTemps deletes temporary files that a crashed writer of path
 // left behind. Call it only while holding path's lock.
 func removeStaleTemps(path string) {
@@ -95,34 +85,6 @@ func removeStaleTemps(path string) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-}
-
-// fileLock is an advisory lock (flock) on a file beside the one it guards,
-// held across processes. The lock file stays: removing it would let two
-// processes lock two different files of one name.
-type fileLock struct{ f *os.File }
-
-func lockFile(path string) (*fileLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return &fileLock{f}, nil
-}
-
-func (l *fileLock) unlock() {
-	unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
-	l.f.Close()
 }
 
 // quarantine moves path into dir under a name that does not overwrite an
@@ -150,7 +112,7 @@ func copyThenRemove(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	err = writeAtomic(dst, func(w io.Writer) error {
+	err = writeAtomic(dst, 1<<20, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})

@@ -28,6 +28,7 @@ type debugWriter struct {
 	idle     *sync.Cond // signalled when nothing is pending or being written
 	pending  map[string]image.Image
 	busy     bool
+	asleep   bool // the writer waits for wake
 	overflow bool // an image was dropped since the last flush
 	closed   bool
 	wake     chan struct{}
@@ -74,10 +75,15 @@ func (w *debugWriter) enqueue(key string, img image.Image) {
 		}
 		w.overflow = true
 	}
+	// Waking a sleeping goroutine costs a system call: only when asleep.
+	wake := w.asleep
+	w.asleep = false
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -92,6 +98,7 @@ func (w *debugWriter) loop() {
 				w.mu.Unlock()
 				return
 			}
+			w.asleep = true
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
@@ -114,7 +121,7 @@ func (w *debugWriter) write(key string, img image.Image) {
 		return
 	}
 	path := filepath.Join(w.dir, key+".png")
-	err := writeAtomic(path, func(out io.Writer) error { return w.enc.Encode(out, img) })
+	err := writeAtomic(path, 16<<10, func(out io.Writer) error { return w.enc.Encode(out, img) })
 	if err != nil {
 		w.log.Warn("arcache: debug PNG", "path", path, "err", err)
 	}
@@ -154,6 +161,7 @@ func (w *debugWriter) discard() {
 func (w *debugWriter) close() {
 	w.mu.Lock()
 	w.closed = true
+	w.asleep = false
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:

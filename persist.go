@@ -110,7 +110,7 @@ func writeBin(path string, entries []*entry) error {
 	}
 	defer lock.unlock()
 	removeStaleTemps(path)
-	return writeAtomic(path, func(w io.Writer) error { return encodeBin(w, entries) })
+	return writeAtomic(path, 1<<20, func(w io.Writer) error { return encodeBin(w, entries) })
 }
 
 // Load adds the entries of the bin file to the cache, in the file's order,
