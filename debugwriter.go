@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/arcache-go/arcache/internal/fsutil"
 )
 
 // maxDebugPending bounds the images waiting for the debug writer. Past it
@@ -121,7 +123,7 @@ func (w *debugWriter) write(key string, img image.Image) {
 		return
 	}
 	path := filepath.Join(w.dir, key+".png")
-	err := writeAtomic(path, 16<<10, func(out io.Writer) error { return w.enc.Encode(out, img) })
+	err := fsutil.WriteAtomic(path, 16<<10, func(out io.Writer) error { return w.enc.Encode(out, img) })
 	if err != nil {
 		w.log.Warn("arcache: debug PNG", "path", path, "err", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/arcache-go/arcache/internal/fsutil"
 )
 
 // Open reads the config file (the defaults when configFile is "") and
@@ -104,13 +106,13 @@ func writeBin(path string, entries []*entry) error {
 			return err
 		}
 	}
-	lock, err := lockFile(path + ".lock")
+	lock, err := fsutil.LockFile(path + ".lock")
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
-	removeStaleTemps(path)
-	return writeAtomic(path, 1<<20, func(w io.Writer) error { return encodeBin(w, entries) })
+	defer lock.Unlock()
+	fsutil.RemoveStaleTemps(path)
+	return fsutil.WriteAtomic(path, 1<<20, func(w io.Writer) error { return encodeBin(w, entries) })
 }
 
 // Load adds the entries of the bin file to the cache, in the file's order,
@@ -159,7 +161,7 @@ func (c *SlugCache) Load() error {
 	// The cache stays changed, so that Close writes a good file in place
 	// of the damaged one.
 	err = fmt.Errorf("%w: %s after %d entries: %w", ErrCorrupt, path, len(recs), damage)
-	if moved, qerr := quarantine(path, c.cfg.ErrorDir); qerr != nil {
+	if moved, qerr := fsutil.Quarantine(path, c.cfg.ErrorDir); qerr != nil {
 		err = fmt.Errorf("%w (and it could not be moved to %s: %w)", err, c.cfg.ErrorDir, qerr)
 	} else {
 		c.quarantined.Add(1)

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arcache-go/arcache/internal/fsutil"
 )
 
 // These tests re-run the test binary as child processes that save a cache
@@ -151,7 +153,7 @@ func crashLoad(t *testing.T, bin, errDir string) *SlugCache {
 // directory.
 func crashTemps(t *testing.T, bin string) []string {
 	t.Helper()
-	m, err := filepath.Glob(bin + tmpSuffix + "*")
+	m, err := filepath.Glob(bin + fsutil.TmpSuffix + "*")
 	if err != nil {
 		t.Fatal(err)
 	}

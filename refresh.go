@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcache-go/arcache/internal/fsutil"
+
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -121,7 +123,7 @@ func (c *SlugCache) importFile(key, path string) bool {
 		c.imported.Add(1)
 		return true
 	}
-	moved, qerr := quarantine(path, c.cfg.ErrorDir)
+	moved, qerr := fsutil.Quarantine(path, c.cfg.ErrorDir)
 	if qerr != nil {
 		c.log.Warn("arcache: unreadable image could not be quarantined", "path", path, "err", err, "quarantine_err", qerr)
 	} else {

@@ -1,4 +1,7 @@
-package arcache
+// Package fsutil holds the file-system steps both of arcache's packages
+// need: atomic replacement of a file, advisory locks across processes, and
+// moving files aside.
+package fsutil
 
 import (
 	"bufio"
@@ -14,7 +17,7 @@ import (
 	"time"
 )
 
-// writeAtomic writes path through write so that readers, and a crash at
+// WriteAtomic writes path through write so that readers, and a crash at
 // any moment, see either the old file or the whole new one: it writes a
 // temporary file in the same directory, syncs it, renames it over path and
 // syncs the directory.
@@ -22,7 +25,7 @@ import (
 // bufSize sizes the write buffer: large for the bin file, small for the
 // many small debug PNGs, whose buffers would otherwise be most of the
 // garbage the debug writer makes.
-func writeAtomic(path string, bufSize int, write func(w io.Writer) error) (err error) {
+func WriteAtomic(path string, bufSize int, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -31,7 +34,7 @@ func writeAtomic(path string, bufSize int, write func(w io.Writer) error) (err e
 	// replaces was not, and a Chmod is one more system call per save.
 	var f *os.File
 	for range 10 {
-		name := filepath.Join(dir, fmt.Sprintf("%s%s%016x", base, tmpSuffix, rand.Uint64()))
+		name := filepath.Join(dir, fmt.Sprintf("%s%s%016x", base, TmpSuffix, rand.Uint64()))
 		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if !errors.Is(err, fs.ErrExist) {
 			break
@@ -62,16 +65,16 @@ func writeAtomic(path string, bufSize int, write func(w io.Writer) error) (err e
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// tmpSuffix marks temporary files; a crash can leave them behind, and the
+// TmpSuffix marks temporary files; a crash can leave them behind, and the
 // next writer, holding the lock, removes them.
-const tmpSuffix = ".tmp-"
+const TmpSuffix = ".tmp-"
 
-// removeStaleTemps deletes temporary files that a crashed writer of path
+// RemoveStaleTemps deletes temporary files that a crashed writer of path
 // left behind. Call it only while holding path's lock.
-func removeStaleTemps(path string) {
+func RemoveStaleTemps(path string) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -81,15 +84,15 @@ func removeStaleTemps(path string) {
 		return
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), base+tmpSuffix) && e.Type().IsRegular() {
+		if strings.HasPrefix(e.Name(), base+TmpSuffix) && e.Type().IsRegular() {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 }
 
-// quarantine moves path into dir under a name that does not overwrite an
+// Quarantine moves path into dir under a name that does not overwrite an
 // earlier quarantined file, and returns the new path.
-func quarantine(path, dir string) (string, error) {
+func Quarantine(path, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -112,7 +115,7 @@ func copyThenRemove(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	err = writeAtomic(dst, 1<<20, func(w io.Writer) error {
+	err = WriteAtomic(dst, 1<<20, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
