@@ -1,0 +1,79 @@
+package imagecache
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// DeleteCached removes the cached image id and its record; an id that is
+// not cached is not an error.
+func (c *Cache) DeleteCached(id string) error {
+	if err := c.check(id); err != nil {
+		return err
+	}
+	if err := os.Remove(c.path(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("imagecache: %w", err)
+	}
+	if err := c.meta.remove(id); err != nil {
+		return fmt.Errorf("imagecache: %w", err)
+	}
+	return nil
+}
+
+// DeleteAllCached removes every cached image and its record, and returns
+// how many images it removed. It touches nothing else: not the database,
+// not the locks, not the writes in progress.
+func (c *Cache) DeleteAllCached() (int, error) {
+	if err := c.checkOpen(); err != nil {
+		return 0, err
+	}
+	ids, err := listIDs(filepath.Join(c.cfg.Dir, dataDir))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		err := os.Remove(c.path(dataDir, id))
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, err)
+			continue
+		}
+		if err := c.meta.remove(id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Records whose files were already gone.
+	if rs, err := c.meta.all(); err == nil {
+		for _, r := range rs {
+			if !c.IsCached(r.ID) {
+				c.meta.remove(r.ID)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("imagecache: delete all cached: %w", err)
+	}
+	return n, nil
+}
+
+// listIDs returns the names in dir that are ids of regular files.
+func listIDs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && ValidID(e.Name()) {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}

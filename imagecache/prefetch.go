@@ -1,0 +1,91 @@
+package imagecache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Fetcher fetches the image id for Prefetch, with the checksum to verify
+// it against (the zero Checksum checks nothing).
+type Fetcher func(ctx context.Context, id string) (io.ReadCloser, Checksum, error)
+
+// PrefetchResult reports what Prefetch did with each queued id.
+type PrefetchResult struct {
+	Cached, Skipped []string         // fetched into the cache; already cached
+	Failed          map[string]error // still queued
+}
+
+// Prefetch fetches the queued ids into the cache, at most workers at once,
+// in queue order. Ids already cached are skipped and taken off the queue;
+// an id that fails stays queued, and Prefetch goes on with the others.
+// When ctx ends, ids not yet fetched fail with its error, which Prefetch
+// also returns.
+func (c *Cache) Prefetch(ctx context.Context, fetch Fetcher, workers int) (PrefetchResult, error) {
+	res := PrefetchResult{Failed: map[string]error{}}
+	ids, err := c.QueuedImages()
+	if err != nil {
+		return res, err
+	}
+	workers = max(workers, 1)
+	outcome := make([]error, len(ids)) // nil: cached
+	skipped := make([]bool, len(ids))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		if c.IsCached(id) {
+			skipped[i] = true
+			c.DeleteQueued(id)
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			outcome[i] = err
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outcome[i] = c.prefetchOne(ctx, fetch, id)
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		switch {
+		case skipped[i]:
+			res.Skipped = append(res.Skipped, id)
+		case outcome[i] != nil:
+			res.Failed[id] = outcome[i]
+		default:
+			res.Cached = append(res.Cached, id)
+		}
+	}
+	return res, ctx.Err()
+}
+
+func (c *Cache) prefetchOne(ctx context.Context, fetch Fetcher, id string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("imagecache: fetch %s panicked: %v", id, r)
+		}
+	}()
+	rc, sum, err := fetch(ctx, id)
+	if err != nil {
+		return fmt.Errorf("imagecache: fetch %s: %w", id, err)
+	}
+	defer rc.Close()
+	cached, err := c.CacheReader(id, rc, sum)
+	if err != nil {
+		return fmt.Errorf("imagecache: fetch %s: %w", id, err)
+	}
+	if !cached {
+		if c.IsCached(id) {
+			return nil // another writer finished it
+		}
+		return fmt.Errorf("imagecache: fetch %s: another writer has it", id)
+	}
+	return nil
+}

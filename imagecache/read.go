@@ -1,0 +1,135 @@
+package imagecache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// OpenForRead opens the cached image id. Reading it to the end and
+// closing it counts one hit and sets its last access time.
+func (c *Cache) OpenForRead(id string) (io.ReadCloser, error) {
+	if err := c.check(id); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(c.path(dataDir, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: %w", err)
+	}
+	return &hitReader{f: f, c: c, id: id}, nil
+}
+
+// hitReader counts a hit when it is closed after reading to the end.
+type hitReader struct {
+	f    *os.File
+	c    *Cache
+	id   string
+	end  bool
+	done bool
+}
+
+func (r *hitReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err == io.EOF {
+		r.end = true
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy use the file's fast paths.
+func (r *hitReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, r.f)
+	if err == nil {
+		r.end = true
+	}
+	return n, err
+}
+
+func (r *hitReader) Close() error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	err := r.f.Close()
+	if r.end {
+		if herr := r.c.meta.hit(r.id, time.Now()); herr != nil {
+			r.c.log.Warn("imagecache: cannot count a hit", "id", r.id, "err", herr)
+		}
+	}
+	return err
+}
+
+// IsCached reports whether id is cached.
+func (c *Cache) IsCached(id string) bool {
+	if c.check(id) != nil {
+		return false
+	}
+	fi, err := os.Stat(c.path(dataDir, id))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// HitCount returns how many times id was read to the end; 0 for an id
+// without a record.
+func (c *Cache) HitCount(id string) (int64, error) {
+	if err := c.check(id); err != nil {
+		return 0, err
+	}
+	r, _, err := c.meta.get(id)
+	return r.Hits, err
+}
+
+// ImageSize returns the size of the cached image id.
+func (c *Cache) ImageSize(id string) (int64, error) {
+	if err := c.check(id); err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(c.path(dataDir, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("imagecache: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// CachedImages returns the records of the cached images, by id.
+func (c *Cache) CachedImages() ([]Record, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	rs, err := c.meta.all()
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: %w", err)
+	}
+	slices.SortFunc(rs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	return rs, nil
+}
+
+// Size returns the total size of the cached images, from the same
+// records Prune chooses its victims from.
+func (c *Cache) Size() (int64, error) {
+	rs, err := c.CachedImages()
+	var n int64
+	for _, r := range rs {
+		n += r.Size
+	}
+	return n, err
+}
+
+func (c *Cache) checkOpen() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package imagecache
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// sqliteMeta keeps records in cache.db. WAL mode and a busy timeout let
+// several processes share it.
+type sqliteMeta struct{ db *sql.DB }
+
+const schema = `CREATE TABLE IF NOT EXISTS images (
+	id            TEXT PRIMARY KEY,
+	size          INTEGER NOT NULL,
+	hits          INTEGER NOT NULL DEFAULT 0,
+	last_accessed INTEGER NOT NULL, -- Unix nanoseconds
+	last_modified INTEGER NOT NULL,
+	checksum_algo TEXT NOT NULL DEFAULT '',
+	checksum_hex  TEXT NOT NULL DEFAULT ''
+)`
+
+func openSQLite(path string) (*sqliteMeta, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sqliteMeta{db}, nil
+}
+
+func (m *sqliteMeta) put(r Record) error {
+	_, err := m.db.Exec(`INSERT INTO images (id, size, hits, last_accessed, last_modified, checksum_algo, checksum_hex)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET size = excluded.size, hits = excluded.hits,
+			last_accessed = excluded.last_accessed, last_modified = excluded.last_modified,
+			checksum_algo = excluded.checksum_algo, checksum_hex = excluded.checksum_hex`,
+		r.ID, r.Size, r.Hits, r.LastAccessed.UnixNano(), r.LastModified.UnixNano(), r.Checksum.Algo, r.Checksum.Hex)
+	return err
+}
+
+const columns = `id, size, hits, last_accessed, last_modified, checksum_algo, checksum_hex`
+
+func scanRecord(s interface{ Scan(...any) error }) (Record, error) {
+	var r Record
+	var accessed, modified int64
+	err := s.Scan(&r.ID, &r.Size, &r.Hits, &accessed, &modified, &r.Checksum.Algo, &r.Checksum.Hex)
+	r.LastAccessed, r.LastModified = time.Unix(0, accessed), time.Unix(0, modified)
+	return r, err
+}
+
+func (m *sqliteMeta) get(id string) (Record, bool, error) {
+	r, err := scanRecord(m.db.QueryRow(`SELECT `+columns+` FROM images WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, false, nil
+	}
+	return r, err == nil, err
+}
+
+func (m *sqliteMeta) all() ([]Record, error) {
+	rows, err := m.db.Query(`SELECT ` + columns + ` FROM images`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+func (m *sqliteMeta) hit(id string, at time.Time) error {
+	res, err := m.db.Exec(`UPDATE images SET hits = hits + 1, last_accessed = ? WHERE id = ?`, at.UnixNano(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s has no record", ErrNotFound, id)
+	}
+	return nil
+}
+
+func (m *sqliteMeta) remove(id string) error {
+	_, err := m.db.Exec(`DELETE FROM images WHERE id = ?`, id)
+	return err
+}
+
+func (m *sqliteMeta) close() error { return m.db.Close() }
