@@ -21,7 +21,7 @@ type Config struct {
 	CacheMax            int    // cache_max: most entries in memory
 	DebugImages         bool   // debug_images: write each image as a PNG in CacheDir
 	PurgeCacheOnStartup bool   // purge_cache_on_startup: delete the bin file and debug PNGs on Open
-	BinFile             string // bin_file: the persistence file; "" turns persistence off
+	BinFile             string // bin_file: the persistence file; "" turns persistence off (set it too when you change CacheDir in code: only LoadConfig derives it)
 	MaxBytes            int64  // max_bytes: most pixel bytes in memory; 0 means no byte bound
 	MaxImagePixels      int64  // max_image_pixels: largest image Refresh will decode
 }

@@ -61,6 +61,11 @@ type onlyReader struct{ io.Reader }
 // Closing it before the end abandons the write; Close also closes r when
 // r is an io.Closer.
 //
+// Read it to io.EOF: the write commits, and a checksum mismatch shows,
+// only there. Image decoders stop at the image's end, so after decoding
+// copy the rest to io.Discard; until then the bytes handed out are not
+// verified.
+//
 // An id already cached, or being written by another writer, passes
 // through uncached. An invalid id, a closed cache or an unknown checksum
 // algorithm is the error of the first Read.
