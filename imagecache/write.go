@@ -39,12 +39,12 @@ func (c *Cache) CacheReader(id string, r io.Reader, sum Checksum) (bool, error) 
 		return false, err
 	}
 	cr := &cachingReader{src: r, w: w}
+	defer cr.abandon() // whatever happens in r, even a panic
 	_, err = io.Copy(io.Discard, onlyReader{cr})
 	if err == nil {
 		err = cr.writeErr
 	}
 	if err != nil {
-		cr.abandon()
 		return false, err
 	}
 	return cr.cached, nil
@@ -71,15 +71,29 @@ type onlyReader struct{ io.Reader }
 // algorithm is the error of the first Read.
 func (c *Cache) CachingReader(id string, sum Checksum, r io.Reader) io.ReadCloser {
 	w, err := c.startWrite(id, sum)
-	return &cachingReader{src: r, w: w, err: err}
+	cr := &cachingReader{src: r, w: w, err: err}
+	if w == nil && err == nil {
+		// Passing through, the data is still checked.
+		cr.pass = &check{id: id, sum: sum}
+		cr.pass.h, _ = sum.newHash()
+	}
+	return cr
 }
 
 type cachingReader struct {
 	src      io.Reader
 	w        *writer // nil once finished, or when passing through
+	pass     *check  // the checksum of data passing through uncached
 	err      error   // returned by every Read once set
 	writeErr error   // why the data was not cached, if it was not
 	cached   bool
+}
+
+// check verifies data that is not being written.
+type check struct {
+	id  string
+	sum Checksum
+	h   hash.Hash // nil: nothing to check
 }
 
 func (cr *cachingReader) Read(p []byte) (int, error) {
@@ -88,6 +102,13 @@ func (cr *cachingReader) Read(p []byte) (int, error) {
 	}
 	n, err := cr.src.Read(p)
 	if cr.w == nil {
+		if k := cr.pass; k != nil && k.h != nil {
+			k.h.Write(p[:n])
+			if err == io.EOF && !k.sum.matches(k.h) {
+				cr.err = mismatch(k.id, k.sum)
+				err = cr.err
+			}
+		}
 		return n, err
 	}
 	if n > 0 {
@@ -194,7 +215,7 @@ func (w *writer) write(p []byte) {
 func (w *writer) finish() (cached bool, writeErr, sumErr error) {
 	if w.h != nil && !w.sum.matches(w.h) {
 		w.abandon()
-		return false, nil, fmt.Errorf("%w: %s: %s digest is not %s", ErrChecksum, w.id, w.sum.Algo, w.sum.Hex)
+		return false, nil, mismatch(w.id, w.sum)
 	}
 	if w.err == nil {
 		w.err = w.commit()
@@ -204,6 +225,10 @@ func (w *writer) finish() (cached bool, writeErr, sumErr error) {
 		return false, fmt.Errorf("imagecache: cache %s: %w", w.id, w.err), nil
 	}
 	return true, nil, nil
+}
+
+func mismatch(id string, sum Checksum) error {
+	return fmt.Errorf("%w: %s: %s digest is not %s", ErrChecksum, id, sum.Algo, sum.Hex)
 }
 
 // commit syncs the file, moves it into data/ and records it.
