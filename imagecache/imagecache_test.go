@@ -99,6 +99,7 @@ var icSuite = []icCase{
 	{name: "CleanUsesConfigStallTime", cfg: Config{StallTime: 30 * time.Minute}, run: icTestCleanConfigStall},
 	{name: "CleanSparesLiveWriter", run: icTestCleanLiveWriter},
 	{name: "TwoWritersOneID", run: icTestTwoWriters},
+	{name: "ReadFullCountsAHit", run: icTestReadFull},
 	{name: "Closed", run: icTestClosed},
 }
 
@@ -2056,4 +2057,23 @@ func (b *icLogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// icTestReadFull reads exactly the image's size, which never sees io.EOF:
+// that is still a read to the end.
+func icTestReadFull(t *testing.T, e *icEnv) {
+	b := icBytes(19, 4096)
+	icCache(t, e.c, "full", b, Checksum{})
+	rc, err := e.c.OpenForRead("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(b))
+	if _, err := io.ReadFull(rc, got); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("ReadFull: %v", err)
+	}
+	rc.Close()
+	if n, _ := e.c.HitCount("full"); n != 1 {
+		t.Fatalf("hits after io.ReadFull of the whole image = %d, want 1", n)
+	}
 }

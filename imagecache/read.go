@@ -24,21 +24,30 @@ func (c *Cache) OpenForRead(id string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imagecache: %w", err)
 	}
-	return &hitReader{f: f, c: c, id: id}, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("imagecache: %w", err)
+	}
+	return &hitReader{f: f, c: c, id: id, left: fi.Size()}, nil
 }
 
-// hitReader counts a hit when it is closed after reading to the end.
+// hitReader counts a hit when it is closed after reading to the end:
+// after io.EOF, or after as many bytes as the file had (io.ReadFull of
+// the whole image never sees io.EOF).
 type hitReader struct {
 	f    *os.File
 	c    *Cache
 	id   string
+	left int64 // bytes not read yet
 	end  bool
 	done bool
 }
 
 func (r *hitReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
-	if err == io.EOF {
+	r.left -= int64(n)
+	if err == io.EOF || r.left <= 0 {
 		r.end = true
 	}
 	return n, err
