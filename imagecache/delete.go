@@ -27,40 +27,48 @@ func (c *Cache) DeleteCached(id string) error {
 // how many images it removed. It touches nothing else: not the database,
 // not the locks, not the writes in progress.
 func (c *Cache) DeleteAllCached() (int, error) {
-	if err := c.checkOpen(); err != nil {
-		return 0, err
-	}
-	ids, err := listIDs(filepath.Join(c.cfg.Dir, dataDir))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var errs []error
-	for _, id := range ids {
-		err := os.Remove(c.path(dataDir, id))
-		switch {
-		case err == nil:
-			n++
-		case !errors.Is(err, fs.ErrNotExist):
-			errs = append(errs, err)
-			continue
-		}
-		if err := c.meta.remove(id); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	n, err := c.removeAll(dataDir, c.meta.remove)
 	// Records whose files were already gone.
-	if rs, err := c.meta.all(); err == nil {
+	if rs, aerr := c.meta.all(); aerr == nil {
 		for _, r := range rs {
 			if !c.IsCached(r.ID) {
 				c.meta.remove(r.ID)
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return n, fmt.Errorf("imagecache: delete all cached: %w", err)
 	}
 	return n, nil
+}
+
+// removeAll removes the id files in dir, calling then (if not nil) for
+// each id whose file is gone, and returns how many it removed.
+func (c *Cache) removeAll(dir string, then func(id string) error) (int, error) {
+	if err := c.checkOpen(); err != nil {
+		return 0, err
+	}
+	ids, err := listIDs(filepath.Join(c.cfg.Dir, dir))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		switch err := os.Remove(c.path(dir, id)); {
+		case err == nil:
+			n++
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, err)
+			continue
+		}
+		if then != nil {
+			if err := then(id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // listIDs returns the names in dir that are ids of regular files.

@@ -145,24 +145,8 @@ func (c *Cache) DeleteQueued(id string) error {
 
 // DeleteAllQueued empties the queue and returns how many ids it removed.
 func (c *Cache) DeleteAllQueued() (int, error) {
-	if err := c.checkOpen(); err != nil {
-		return 0, err
-	}
-	ids, err := listIDs(filepath.Join(c.cfg.Dir, queueDir))
+	n, err := c.removeAll(queueDir, nil)
 	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var errs []error
-	for _, id := range ids {
-		switch err := os.Remove(c.path(queueDir, id)); {
-		case err == nil:
-			n++
-		case !errors.Is(err, fs.ErrNotExist):
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("imagecache: delete all queued: %w", err)
 	}
 	return n, nil
