@@ -14,6 +14,11 @@ func (c *Cache) DeleteCached(id string) error {
 	if err := c.check(id); err != nil {
 		return err
 	}
+	lock, err := c.lockData()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	if err := os.Remove(c.path(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("imagecache: %w", err)
 	}
@@ -27,6 +32,14 @@ func (c *Cache) DeleteCached(id string) error {
 // how many images it removed. It touches nothing else: not the database,
 // not the locks, not the writes in progress.
 func (c *Cache) DeleteAllCached() (int, error) {
+	if err := c.checkOpen(); err != nil {
+		return 0, err
+	}
+	lock, err := c.lockData()
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Unlock()
 	n, err := c.removeAll(dataDir, c.meta.remove)
 	// Records whose files were already gone.
 	if rs, aerr := c.meta.all(); aerr == nil {

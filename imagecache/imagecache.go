@@ -11,6 +11,8 @@
 //	invalid/     writes that failed, until the next Clean
 //	queue/       ids waiting for Prefetch
 //	cache.db     the metadata, with the sqlite driver
+//	*.lock       advisory locks that keep processes apart
+//	queue.seq    the queue's insertion counter
 package imagecache
 
 import (
@@ -121,12 +123,12 @@ func New(cfg Config, opts ...Option) (*Cache, error) {
 	var err error
 	switch cfg.Driver {
 	case "", DriverSQLite:
-		c.meta, err = openSQLite(filepath.Join(cfg.Dir, dbFile))
+		c.meta, err = openSQLite(cfg.Dir)
 		c.driver = DriverSQLite
 	case DriverXattr:
 		if perr := probeXattr(filepath.Join(cfg.Dir, dataDir)); perr != nil {
 			c.log.Warn("imagecache: extended attributes do not work here; using sqlite", "dir", cfg.Dir, "err", perr)
-			c.meta, err = openSQLite(filepath.Join(cfg.Dir, dbFile))
+			c.meta, err = openSQLite(cfg.Dir)
 			c.driver = DriverSQLite
 		} else {
 			c.meta = &xattrMeta{dir: filepath.Join(cfg.Dir, dataDir)}

@@ -13,7 +13,19 @@ import (
 	"github.com/arcache-go/arcache/internal/fsutil"
 )
 
+// pruneLock keeps prunes, deletes and commits of all processes apart:
+// removing a file and then its record must not let a commit of the same
+// id slip in between, or the new file would lose its record.
 const pruneLock = "prune.lock"
+
+// lockData takes pruneLock; the caller must Unlock it.
+func (c *Cache) lockData() (*fsutil.Lock, error) {
+	l, err := fsutil.LockFile(filepath.Join(c.cfg.Dir, pruneLock))
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: %w", err)
+	}
+	return l, nil
+}
 
 // Prune removes the least recently accessed images (an image never read
 // counts as accessed when it was written) until the cache's size is at
@@ -26,9 +38,9 @@ func (c *Cache) Prune() (files int, bytes int64, err error) {
 	}
 	c.pruneMu.Lock()
 	defer c.pruneMu.Unlock()
-	lock, err := fsutil.LockFile(filepath.Join(c.cfg.Dir, pruneLock))
+	lock, err := c.lockData()
 	if err != nil {
-		return 0, 0, fmt.Errorf("imagecache: %w", err)
+		return 0, 0, err
 	}
 	defer lock.Unlock()
 

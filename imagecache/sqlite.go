@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"time"
+
+	"github.com/arcache-go/arcache/internal/fsutil"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
@@ -13,6 +16,8 @@ import (
 // sqliteMeta keeps records in cache.db. WAL mode and a busy timeout let
 // several processes share it.
 type sqliteMeta struct{ db *sql.DB }
+
+const openLock = "open.lock"
 
 const schema = `CREATE TABLE IF NOT EXISTS images (
 	id            TEXT PRIMARY KEY,
@@ -24,7 +29,16 @@ const schema = `CREATE TABLE IF NOT EXISTS images (
 	checksum_hex  TEXT NOT NULL DEFAULT ''
 )`
 
-func openSQLite(path string) (*sqliteMeta, error) {
+// openSQLite opens cache.db in dir. Switching a new database to WAL
+// mode needs it to itself, so processes opening one directory at once
+// take turns under openLock.
+func openSQLite(dir string) (*sqliteMeta, error) {
+	lock, err := fsutil.LockFile(filepath.Join(dir, openLock))
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	path := filepath.Join(dir, dbFile)
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/arcache-go/arcache/internal/fsutil"
@@ -40,7 +41,7 @@ func (c *Cache) CacheReader(id string, r io.Reader, sum Checksum) (bool, error) 
 	}
 	cr := &cachingReader{src: r, w: w}
 	defer cr.abandon() // whatever happens in r, even a panic
-	_, err = io.Copy(io.Discard, onlyReader{cr})
+	_, err = cr.WriteTo(io.Discard)
 	if err == nil {
 		err = cr.writeErr
 	}
@@ -49,9 +50,6 @@ func (c *Cache) CacheReader(id string, r io.Reader, sum Checksum) (bool, error) 
 	}
 	return cr.cached, nil
 }
-
-// onlyReader hides a reader's other methods from io.Copy.
-type onlyReader struct{ io.Reader }
 
 // CachingReader returns a reader that hands every byte of r through while
 // caching them as id (Glance's get_caching_iter). Its Read returns r's
@@ -126,6 +124,38 @@ func (cr *cachingReader) Read(p []byte) (int, error) {
 		cr.abandon()
 	}
 	return n, err
+}
+
+// copyBufs holds the buffers of WriteTo. Pieces larger than io.Copy's
+// 32 KiB halve the system calls per byte on both sides of the cache.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// WriteTo hands the rest of the stream to w, reading it in large pieces;
+// io.Copy uses it. It stops at w's first error, leaving the write
+// unfinished until Close.
+func (cr *cachingReader) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, err := cr.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 func (cr *cachingReader) abandon() {
@@ -237,7 +267,12 @@ func (w *writer) commit() error {
 	if err := w.f.Sync(); err != nil {
 		return err
 	}
+	lock, err := c.lockData()
+	if err != nil {
+		return err
+	}
 	if err := os.Rename(c.path(incompleteDir, w.id), c.path(dataDir, w.id)); err != nil {
+		lock.Unlock()
 		return err
 	}
 	w.f.Close() // releases the lock, now that the file has left incomplete/
@@ -248,6 +283,7 @@ func (w *writer) commit() error {
 		// The file is in data/ without a record: New adopts it.
 		c.log.Warn("imagecache: cannot record a cached image", "id", w.id, "err", err)
 	}
+	lock.Unlock()
 	if err := os.Remove(c.path(queueDir, w.id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		c.log.Warn("imagecache: cannot unqueue a cached image", "id", w.id, "err", err)
 	}
