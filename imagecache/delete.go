@@ -40,24 +40,26 @@ func (c *Cache) DeleteAllCached() (int, error) {
 		return 0, err
 	}
 	defer lock.Unlock()
-	n, err := c.removeAll(dataDir, c.meta.remove)
-	// Records whose files were already gone.
-	if rs, aerr := c.meta.all(); aerr == nil {
-		for _, r := range rs {
-			if !c.IsCached(r.ID) {
-				c.meta.remove(r.ID)
-			}
+	n, err := c.removeAll(dataDir)
+	// The records of the files removed, and of any already gone.
+	rs, aerr := c.meta.all()
+	var gone []string
+	for _, r := range rs {
+		if !c.IsCached(r.ID) {
+			gone = append(gone, r.ID)
 		}
 	}
-	if err != nil {
+	if len(gone) > 0 {
+		aerr = errors.Join(aerr, c.meta.remove(gone...))
+	}
+	if err = errors.Join(err, aerr); err != nil {
 		return n, fmt.Errorf("imagecache: delete all cached: %w", err)
 	}
 	return n, nil
 }
 
-// removeAll removes the id files in dir, calling then (if not nil) for
-// each id whose file is gone, and returns how many it removed.
-func (c *Cache) removeAll(dir string, then func(id string) error) (int, error) {
+// removeAll removes the id files in dir and returns how many it removed.
+func (c *Cache) removeAll(dir string) (int, error) {
 	if err := c.checkOpen(); err != nil {
 		return 0, err
 	}
@@ -73,12 +75,6 @@ func (c *Cache) removeAll(dir string, then func(id string) error) (int, error) {
 			n++
 		case !errors.Is(err, fs.ErrNotExist):
 			errs = append(errs, err)
-			continue
-		}
-		if then != nil {
-			if err := then(id); err != nil {
-				errs = append(errs, err)
-			}
 		}
 	}
 	return n, errors.Join(errs...)

@@ -12,7 +12,8 @@ type metadata interface {
 	all() ([]Record, error)
 	// hit counts one read to the end of id, at time at.
 	hit(id string, at time.Time) error
-	// remove deletes id's record; a missing record is not an error.
-	remove(id string) error
+	// remove deletes the records of ids; a missing record is not an
+	// error.
+	remove(ids ...string) error
 	close() error
 }

@@ -300,9 +300,9 @@ type mpHookMeta struct {
 	beforeRemove func(id string)
 }
 
-func (m *mpHookMeta) remove(id string) error {
-	m.once.Do(func() { m.beforeRemove(id) })
-	return m.metadata.remove(id)
+func (m *mpHookMeta) remove(ids ...string) error {
+	m.once.Do(func() { m.beforeRemove(ids[0]) })
+	return m.metadata.remove(ids...)
 }
 
 // mpCheckConsistent checks that records and the files in data/ agree, one

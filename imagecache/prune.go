@@ -55,7 +55,10 @@ func (c *Cache) Prune() (files int, bytes int64, err error) {
 	slices.SortFunc(rs, func(a, b Record) int {
 		return cmp.Or(a.LastAccessed.Compare(b.LastAccessed), cmp.Compare(a.ID, b.ID))
 	})
-	var errs []error
+	var (
+		errs []error
+		gone []string // files removed, or found gone: their records go
+	)
 	// One pass over a fixed list: prune always ends, even when a file
 	// cannot be removed.
 	for _, r := range rs {
@@ -67,13 +70,16 @@ func (c *Cache) Prune() (files int, bytes int64, err error) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := c.meta.remove(r.ID); err != nil {
-			errs = append(errs, err)
-		}
+		gone = append(gone, r.ID)
 		size -= r.Size
 		if err == nil {
 			files++
 			bytes += r.Size
+		}
+	}
+	if len(gone) > 0 {
+		if err := c.meta.remove(gone...); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -145,7 +145,7 @@ func (c *Cache) DeleteQueued(id string) error {
 
 // DeleteAllQueued empties the queue and returns how many ids it removed.
 func (c *Cache) DeleteAllQueued() (int, error) {
-	n, err := c.removeAll(queueDir, nil)
+	n, err := c.removeAll(queueDir)
 	if err != nil {
 		return n, fmt.Errorf("imagecache: delete all queued: %w", err)
 	}

@@ -110,9 +110,29 @@ func (m *sqliteMeta) hit(id string, at time.Time) error {
 	return nil
 }
 
-func (m *sqliteMeta) remove(id string) error {
-	_, err := m.db.Exec(`DELETE FROM images WHERE id = ?`, id)
-	return err
+// remove deletes the records in one transaction: a prune of thousands
+// commits once.
+func (m *sqliteMeta) remove(ids ...string) error {
+	if len(ids) == 1 {
+		_, err := m.db.Exec(`DELETE FROM images WHERE id = ?`, ids[0])
+		return err
+	}
+	tx, err := m.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	st, err := tx.Prepare(`DELETE FROM images WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, id := range ids {
+		if _, err := st.Exec(id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (m *sqliteMeta) close() error { return m.db.Close() }

@@ -162,6 +162,6 @@ func (m *xattrMeta) hit(id string, at time.Time) error {
 }
 
 // remove has nothing to do: the attributes go with the file.
-func (m *xattrMeta) remove(string) error { return nil }
+func (m *xattrMeta) remove(...string) error { return nil }
 
 func (m *xattrMeta) close() error { return nil }

@@ -18,5 +18,5 @@ func (m *xattrMeta) put(Record) error                 { return errors.ErrUnsuppo
 func (m *xattrMeta) get(string) (Record, bool, error) { return Record{}, false, errors.ErrUnsupported }
 func (m *xattrMeta) all() ([]Record, error)           { return nil, errors.ErrUnsupported }
 func (m *xattrMeta) hit(string, time.Time) error      { return errors.ErrUnsupported }
-func (m *xattrMeta) remove(string) error              { return nil }
+func (m *xattrMeta) remove(...string) error           { return nil }
 func (m *xattrMeta) close() error                     { return nil }
