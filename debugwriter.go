@@ -89,8 +89,17 @@ func (w *debugWriter) enqueue(key string, img image.Image) {
 	}
 }
 
+// maxDebugBatch bounds the PNGs written with one sync.
+const maxDebugBatch = 256
+
 func (w *debugWriter) loop() {
 	defer close(w.done)
+	lowerPriority() // debug output must not slow Provide
+	type job struct {
+		key string
+		img image.Image
+	}
+	jobs := make([]job, 0, maxDebugBatch)
 	for {
 		w.mu.Lock()
 		for len(w.pending) == 0 {
@@ -105,27 +114,50 @@ func (w *debugWriter) loop() {
 			<-w.wake
 			w.mu.Lock()
 		}
-		var key string
-		var img image.Image
-		for key, img = range w.pending {
-			break
+		jobs = jobs[:0]
+		for key, img := range w.pending {
+			jobs = append(jobs, job{key, img})
+			delete(w.pending, key)
+			if len(jobs) == maxDebugBatch {
+				break
+			}
 		}
-		delete(w.pending, key)
 		w.busy = true
 		w.mu.Unlock()
-		w.write(key, img)
+		b := w.batch()
+		for _, j := range jobs {
+			w.add(b, j.key, j.img)
+		}
+		w.commit(b)
+		clear(jobs) // let the images go
 	}
 }
 
-func (w *debugWriter) write(key string, img image.Image) {
+// batch starts writing PNGs; nil if the directory cannot be made.
+func (w *debugWriter) batch() *fsutil.Batch {
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
-		w.log.Warn("arcache: debug PNG", "key", key, "err", err)
+		w.log.Warn("arcache: debug PNGs", "dir", w.dir, "err", err)
+		return nil
+	}
+	return fsutil.NewBatch(w.dir, 16<<10)
+}
+
+func (w *debugWriter) add(b *fsutil.Batch, key string, img image.Image) {
+	if b == nil {
 		return
 	}
-	path := filepath.Join(w.dir, key+".png")
-	err := fsutil.WriteAtomic(path, 16<<10, func(out io.Writer) error { return w.enc.Encode(out, img) })
+	err := b.Add(key+".png", func(out io.Writer) error { return w.enc.Encode(out, img) })
 	if err != nil {
-		w.log.Warn("arcache: debug PNG", "path", path, "err", err)
+		w.log.Warn("arcache: debug PNG", "key", key, "err", err)
+	}
+}
+
+func (w *debugWriter) commit(b *fsutil.Batch) {
+	if b == nil {
+		return
+	}
+	if err := b.Commit(); err != nil {
+		w.log.Warn("arcache: debug PNGs", "dir", w.dir, "err", err)
 	}
 }
 
@@ -181,10 +213,15 @@ func (c *SlugCache) flushDebug() {
 	c.mu.Lock()
 	entries := c.lru.Values()
 	c.mu.Unlock()
+	b := c.debug.batch()
 	for _, e := range entries {
 		path := filepath.Join(c.cfg.CacheDir, e.key+".png")
 		if _, err := os.Stat(path); !e.placeholder && errors.Is(err, fs.ErrNotExist) {
-			c.debug.write(e.key, e.img)
+			c.debug.add(b, e.key, e.img)
+			if b != nil && b.Len() == maxDebugBatch {
+				c.debug.commit(b)
+			}
 		}
 	}
+	c.debug.commit(b)
 }

@@ -25,23 +25,38 @@ import (
 // bufSize sizes the write buffer: large for the bin file, small for the
 // many small debug PNGs, whose buffers would otherwise be most of the
 // garbage the debug writer makes.
-func WriteAtomic(path string, bufSize int, write func(w io.Writer) error) (err error) {
+func WriteAtomic(path string, bufSize int, write func(w io.Writer) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
+	tmp, err := writeTemp(dir, base, bufio.NewWriterSize(nil, bufSize), write, true)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// writeTemp writes a temporary file beside dir/base through write,
+// buffered by w, syncs it if sync is set, and returns its path. On failure
+// it leaves nothing.
+func writeTemp(dir, base string, w *bufio.Writer, write func(w io.Writer) error, sync bool) (name string, err error) {
 	// Not os.CreateTemp: it makes the file private, which the file it
 	// replaces was not, and a Chmod is one more system call per save.
 	var f *os.File
 	for range 10 {
-		name := filepath.Join(dir, fmt.Sprintf("%s%s%016x", base, TmpSuffix, rand.Uint64()))
+		name = filepath.Join(dir, fmt.Sprintf("%s%s%016x", base, TmpSuffix, rand.Uint64()))
 		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
@@ -49,23 +64,19 @@ func WriteAtomic(path string, bufSize int, write func(w io.Writer) error) (err e
 			os.Remove(f.Name())
 		}
 	}()
-	w := bufio.NewWriterSize(f, bufSize)
+	w.Reset(f)
 	if err = write(w); err != nil {
-		return err
+		return "", err
 	}
 	if err = w.Flush(); err != nil {
-		return err
+		return "", err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if sync {
+		if err = f.Sync(); err != nil {
+			return "", err
+		}
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return SyncDir(dir)
+	return name, f.Close()
 }
 
 // TmpSuffix marks temporary files; a crash can leave them behind, and the

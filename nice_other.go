@@ -1,0 +1,6 @@
+//go:build !linux
+
+package arcache
+
+// lowerPriority does nothing where thread priorities are not portable.
+func lowerPriority() {}
