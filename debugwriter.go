@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/arcache-go/arcache/internal/fsutil"
 )
@@ -124,12 +125,22 @@ func (w *debugWriter) loop() {
 		}
 		w.busy = true
 		w.mu.Unlock()
+		start := time.Now()
 		b := w.batch()
 		for _, j := range jobs {
 			w.add(b, j.key, j.img)
 		}
 		w.commit(b)
 		clear(jobs) // let the images go
+		w.mu.Lock()
+		behind := w.overflow
+		w.mu.Unlock()
+		if behind {
+			// Images are being dropped anyway, and the next flush writes
+			// them: rest as long as the batch took, so that a writer that
+			// cannot keep up takes at most half a core from the callers.
+			time.Sleep(time.Since(start))
+		}
 	}
 }
 
