@@ -100,6 +100,7 @@ var icSuite = []icCase{
 	{name: "CleanSparesLiveWriter", run: icTestCleanLiveWriter},
 	{name: "TwoWritersOneID", run: icTestTwoWriters},
 	{name: "ReadFullCountsAHit", run: icTestReadFull},
+	{name: "CopyFromCachingReader", run: icTestCopy},
 	{name: "Closed", run: icTestClosed},
 }
 
@@ -2076,4 +2077,52 @@ func icTestReadFull(t *testing.T, e *icEnv) {
 	if n, _ := e.c.HitCount("full"); n != 1 {
 		t.Fatalf("hits after io.ReadFull of the whole image = %d, want 1", n)
 	}
+}
+
+// icFailWriter accepts limit bytes, then fails.
+type icFailWriter struct{ limit int }
+
+var errIcWriter = errors.New("the destination is full")
+
+func (w *icFailWriter) Write(p []byte) (int, error) {
+	if len(p) > w.limit {
+		n := w.limit
+		w.limit = 0
+		return n, errIcWriter
+	}
+	w.limit -= len(p)
+	return len(p), nil
+}
+
+// icTestCopy goes through the reader's WriteTo, which io.Copy prefers,
+// with images larger than its buffer.
+func icTestCopy(t *testing.T, e *icEnv) {
+	b := icBytes(40, 1<<20+12345)
+	sum := icSum("sha256", b)
+	rc := e.c.CachingReader("copied", sum, bytes.NewReader(b))
+	var dst bytes.Buffer
+	if n, err := io.Copy(&dst, rc); err != nil || n != int64(len(b)) || !bytes.Equal(dst.Bytes(), b) {
+		t.Fatalf("io.Copy = %d, %v; want %d bytes, the same as the source", n, err, len(b))
+	}
+	rc.Close()
+	icCheckCached(t, e, "copied", b, sum)
+
+	// A destination that fails stops the copy with its error; the
+	// unfinished write is abandoned on Close.
+	rc = e.c.CachingReader("stopped", sum, bytes.NewReader(b))
+	if n, err := io.Copy(&icFailWriter{limit: 300000}, rc); !errors.Is(err, errIcWriter) || n != 300000 {
+		t.Fatalf("io.Copy into a failing writer = %d, %v; want 300000, %v", n, err, errIcWriter)
+	}
+	rc.Close()
+	icCheckNotCached(t, e, "stopped")
+
+	// A mismatch shows at the end of the copy.
+	bad := icSum("sha256", b[1:])
+	rc = e.c.CachingReader("mismatch", bad, bytes.NewReader(b))
+	if n, err := io.Copy(io.Discard, rc); !errors.Is(err, ErrChecksum) || n != int64(len(b)) {
+		t.Fatalf("io.Copy of a mismatching image = %d, %v; want %d bytes and ErrChecksum", n, err, len(b))
+	}
+	rc.Close()
+	icCheckNotCached(t, e, "mismatch")
+	icCheckInvalid(t, e, "mismatch", b)
 }
