@@ -86,6 +86,7 @@ var icSuite = []icCase{
 	{name: "DeleteAllCachedDropsStaleRecords", run: icTestDeleteAllStale},
 	{name: "Queue", run: icTestQueue},
 	{name: "QueueOrder", run: icTestQueueOrder},
+	{name: "QueueCounterLost", run: icTestQueueCounterLost},
 	{name: "PruneGlanceReference", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneGlance},
 	{name: "PruneLeastRecentlyAccessed", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneLRU},
 	{name: "PruneStaleRecord", cfg: Config{MaxSize: 1 << 10}, run: icTestPruneStale},
@@ -2125,4 +2126,32 @@ func icTestCopy(t *testing.T, e *icEnv) {
 	rc.Close()
 	icCheckNotCached(t, e, "mismatch")
 	icCheckInvalid(t, e, "mismatch", b)
+}
+
+// icTestQueueCounterLost damages, then removes, the queue's counter: ids
+// queued afterwards still come after those queued before.
+func icTestQueueCounterLost(t *testing.T, e *icEnv) {
+	var want []string
+	queue := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if ok, err := e.c.Queue(id); !ok || err != nil {
+				t.Fatalf("Queue(%s) = %v, %v", id, ok, err)
+			}
+			want = append(want, id)
+		}
+	}
+	queue("z-first", "y-second", "x-third")
+	if err := os.WriteFile(filepath.Join(e.dir, queueSeq), []byte("not a number"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	queue("b-fourth", "a-fifth")
+	if err := os.Remove(filepath.Join(e.dir, queueSeq)); err != nil {
+		t.Fatal(err)
+	}
+	queue("d-sixth", "c-seventh")
+	q, err := e.c.QueuedImages()
+	if err != nil || !slices.Equal(q, want) {
+		t.Errorf("QueuedImages = %q, %v;\nwant insertion order %q", q, err, want)
+	}
 }

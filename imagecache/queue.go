@@ -68,14 +68,27 @@ func (c *Cache) Queue(id string) (bool, error) {
 // nextSeq takes the next sequence number; the caller holds the queue lock.
 func (c *Cache) nextSeq() (uint64, error) {
 	path := filepath.Join(c.cfg.Dir, queueSeq)
-	var seq uint64
-	if b, err := os.ReadFile(path); err == nil {
-		seq, _ = strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("imagecache: %w", err)
 	}
+	seq, perr := parseSeq(b)
+	if err != nil || perr != nil {
+		// A counter lost or damaged must not restart below the ids
+		// queued already: go on from the largest of theirs.
+		qs, err := c.queued()
+		if err != nil {
+			return 0, err
+		}
+		seq = 0
+		for _, q := range qs {
+			if q.seq != unordered {
+				seq = max(seq, q.seq)
+			}
+		}
+	}
 	seq++
-	err := fsutil.WriteAtomic(path, 64, func(w io.Writer) error {
+	err = fsutil.WriteAtomic(path, 64, func(w io.Writer) error {
 		_, err := io.WriteString(w, strconv.FormatUint(seq, 10))
 		return err
 	})
@@ -104,32 +117,50 @@ func (c *Cache) QueuedImages() ([]string, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	ids, err := listIDs(filepath.Join(c.cfg.Dir, queueDir))
+	qs, err := c.queued()
 	if err != nil {
 		return nil, err
 	}
-	type queued struct {
-		id  string
-		seq uint64
-	}
-	qs := make([]queued, 0, len(ids))
-	for _, id := range ids {
-		b, err := os.ReadFile(c.path(queueDir, id))
-		if err != nil {
-			continue // taken off the queue meanwhile
-		}
-		seq, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
-		if err != nil {
-			seq = ^uint64(0) // not ours: last
-		}
-		qs = append(qs, queued{id, seq})
-	}
-	slices.SortFunc(qs, func(a, b queued) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.id, b.id)) })
+	slices.SortFunc(qs, func(a, b queuedID) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.id, b.id)) })
 	out := make([]string, len(qs))
 	for i, q := range qs {
 		out[i] = q.id
 	}
 	return out, nil
+}
+
+type queuedID struct {
+	id  string
+	seq uint64
+}
+
+// unordered is the place of a queue file that holds no sequence number,
+// such as one a crash left empty: last.
+const unordered = ^uint64(0)
+
+// queued reads the queue, in no order.
+func (c *Cache) queued() ([]queuedID, error) {
+	ids, err := listIDs(filepath.Join(c.cfg.Dir, queueDir))
+	if err != nil {
+		return nil, err
+	}
+	qs := make([]queuedID, 0, len(ids))
+	for _, id := range ids {
+		b, err := os.ReadFile(c.path(queueDir, id))
+		if err != nil {
+			continue // taken off the queue meanwhile
+		}
+		seq, err := parseSeq(b)
+		if err != nil {
+			seq = unordered
+		}
+		qs = append(qs, queuedID{id, seq})
+	}
+	return qs, nil
+}
+
+func parseSeq(b []byte) (uint64, error) {
+	return strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 }
 
 // DeleteQueued takes id off the queue; an id not queued is not an error.
