@@ -147,7 +147,7 @@ const (
 // the setup takes about 0.6 s, a refill 0.3 s, and the figure, about
 // 120 ms, is the cost of Prune's own work (sqlite, unlink), not the disk's.
 func BenchmarkPrune(b *testing.B) {
-	dir := benchPruneDir(b)
+	dir := memDir(b)
 	c := benchCache(b, Config{Dir: dir, MaxSize: benchPruneKeep * benchPruneSize})
 	ids := make([]string, benchPruneEntries)
 	for i := range ids {
@@ -191,7 +191,7 @@ func BenchmarkPrune(b *testing.B) {
 // BenchmarkBaselineRemove is the part of BenchmarkPrune no cache can
 // avoid: removing 5,000 of 10,000 files of a directory in the same place.
 func BenchmarkBaselineRemove(b *testing.B) {
-	dir := benchPruneDir(b)
+	dir := memDir(b)
 	data := bytes.Repeat([]byte{'x'}, benchPruneSize)
 	paths := make([]string, benchPruneEntries)
 	for i := range paths {
@@ -217,16 +217,16 @@ func BenchmarkBaselineRemove(b *testing.B) {
 	}
 }
 
-// benchPruneDir returns a new directory in /dev/shm, or under b.TempDir()
-// where there is no /dev/shm.
-func benchPruneDir(b *testing.B) string {
+// memDir returns a new directory in /dev/shm, or tb.TempDir() where there
+// is no /dev/shm.
+func memDir(tb testing.TB) string {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "imagecache-bench-"); err == nil {
-			b.Cleanup(func() { os.RemoveAll(dir) })
+		if dir, err := os.MkdirTemp("/dev/shm", "imagecache-test-"); err == nil {
+			tb.Cleanup(func() { os.RemoveAll(dir) })
 			return dir
 		}
 	}
-	return b.TempDir()
+	return tb.TempDir()
 }
 
 // BenchmarkOpenForReadHit reads a cached 64 KiB image to its end and closes
