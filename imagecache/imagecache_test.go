@@ -87,6 +87,7 @@ var icSuite = []icCase{
 	{name: "Queue", run: icTestQueue},
 	{name: "QueueOrder", run: icTestQueueOrder},
 	{name: "QueueCounterLost", run: icTestQueueCounterLost},
+	{name: "DamagedAttributes", cfg: Config{MaxSize: 1 << 20}, run: icTestDamagedAttributes},
 	{name: "PruneGlanceReference", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneGlance},
 	{name: "PruneLeastRecentlyAccessed", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneLRU},
 	{name: "PruneStaleRecord", cfg: Config{MaxSize: 1 << 10}, run: icTestPruneStale},
@@ -2153,5 +2154,54 @@ func icTestQueueCounterLost(t *testing.T, e *icEnv) {
 	q, err := e.c.QueuedImages()
 	if err != nil || !slices.Equal(q, want) {
 		t.Errorf("QueuedImages = %q, %v;\nwant insertion order %q", q, err, want)
+	}
+}
+
+// icTestDamagedAttributes damages the xattr records of two images: one
+// with a hit count that is not a number, no access time and an
+// over-long checksum, one with no modification time. The cache must go on
+// working with them, and count their hits afresh.
+func icTestDamagedAttributes(t *testing.T, e *icEnv) {
+	if e.drv != DriverXattr {
+		t.Skip("attributes are the xattr driver's")
+	}
+	data := map[string][]byte{"a": icBytes(60, 1000), "b": icBytes(61, 2000), "c": icBytes(62, 3000)}
+	for id, b := range data {
+		icCache(t, e.c, id, b, icSum("sha256", b))
+	}
+	set := func(id, attr, v string) {
+		t.Helper()
+		if err := unix.Setxattr(e.path(dataDir, id), attr, []byte(v), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("a", attrHits, "many")
+	set("a", attrChecksum, "sha256:"+strings.Repeat("0", 300))
+	if err := unix.Removexattr(e.path(dataDir, "a"), attrAccessed); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Removexattr(e.path(dataDir, "b"), attrModified); err != nil {
+		t.Fatal(err)
+	}
+
+	rs, err := e.c.CachedImages()
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("CachedImages = %d records, %v; want 3, nil", len(rs), err)
+	}
+	if size, err := e.c.Size(); err != nil || size != 6000 {
+		t.Fatalf("Size = %d, %v; want 6000, nil", size, err)
+	}
+	if got := icRead(t, e.c, "a"); !bytes.Equal(got, data["a"]) {
+		t.Fatal("a reads back other bytes")
+	}
+	if hits, err := e.c.HitCount("a"); err != nil || hits != 1 {
+		t.Errorf("HitCount(a) after one read = %d, %v; want 1, nil", hits, err)
+	}
+	if _, _, err := e.c.Prune(); err != nil {
+		t.Errorf("Prune with damaged records: %v", err)
+	}
+	e.c.cfg.MaxSize = 0
+	if files, bytes, err := e.c.Prune(); files != 3 || bytes != 6000 || err != nil {
+		t.Errorf("Prune to zero = %d, %d, %v; want 3, 6000, nil", files, bytes, err)
 	}
 }

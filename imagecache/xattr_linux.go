@@ -43,11 +43,12 @@ func (m *xattrMeta) put(r Record) error {
 	}
 	defer f.Close()
 	fd := int(f.Fd())
+	// The hit count goes last: its presence marks a record.
 	for _, a := range [][2]string{
-		{attrHits, strconv.FormatInt(r.Hits, 10)},
 		{attrAccessed, strconv.FormatInt(r.LastAccessed.UnixNano(), 10)},
 		{attrModified, strconv.FormatInt(r.LastModified.UnixNano(), 10)},
 		{attrChecksum, r.Checksum.Algo + ":" + r.Checksum.Hex},
+		{attrHits, strconv.FormatInt(r.Hits, 10)},
 	} {
 		if err := unix.Fsetxattr(fd, a[0], []byte(a[1]), 0); err != nil {
 			return fmt.Errorf("set %s on %s: %w", a[0], r.ID, err)
@@ -65,7 +66,10 @@ func getAttr(fd int, name string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// read returns f's record; ok is false when f has no attributes yet.
+// readRecord returns f's record; ok is false when f has no attributes
+// yet. An attribute that is missing or damaged (a crash between two
+// writes, a hand-made edit) reads as it would for a new record, from the
+// file's own times, rather than make the whole cache unusable.
 func readRecord(f *os.File, id string) (r Record, ok bool, err error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -76,25 +80,32 @@ func readRecord(f *os.File, id string) (r Record, ok bool, err error) {
 	if errors.Is(err, unix.ENODATA) {
 		return r, false, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, unix.ERANGE) {
 		return r, false, err
 	}
-	accessed, err1 := getAttr(fd, attrAccessed)
-	modified, err2 := getAttr(fd, attrModified)
-	sum, err3 := getAttr(fd, attrChecksum)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	r = Record{ID: id, Size: fi.Size(), LastAccessed: fi.ModTime(), LastModified: fi.ModTime()}
+	if n, err := strconv.ParseInt(hits, 10, 64); err == nil && n >= 0 {
+		r.Hits = n
+	}
+	for _, a := range []struct {
+		name string
+		to   *time.Time
+	}{{attrAccessed, &r.LastAccessed}, {attrModified, &r.LastModified}} {
+		v, err := getAttr(fd, a.name)
+		if err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ERANGE) {
+			return r, false, err
+		}
+		if ns, err := strconv.ParseInt(v, 10, 64); err == nil {
+			*a.to = time.Unix(0, ns)
+		}
+	}
+	sum, err := getAttr(fd, attrChecksum)
+	if err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ERANGE) {
 		return r, false, err
 	}
-	r = Record{ID: id, Size: fi.Size()}
-	n, err1 := strconv.ParseInt(hits, 10, 64)
-	a, err2 := strconv.ParseInt(accessed, 10, 64)
-	mod, err3 := strconv.ParseInt(modified, 10, 64)
-	r.Hits = n
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return r, false, fmt.Errorf("attributes of %s: %w", id, err)
+	if algo, hex, found := strings.Cut(sum, ":"); found {
+		r.Checksum = Checksum{Algo: algo, Hex: hex}
 	}
-	r.LastAccessed, r.LastModified = time.Unix(0, a), time.Unix(0, mod)
-	r.Checksum.Algo, r.Checksum.Hex, _ = strings.Cut(sum, ":")
 	return r, true, nil
 }
 
@@ -148,12 +159,12 @@ func (m *xattrMeta) hit(id string, at time.Time) error {
 	}
 	defer unix.Flock(fd, unix.LOCK_UN)
 	hits, err := getAttr(fd, attrHits)
-	if err != nil {
+	if err != nil && !errors.Is(err, unix.ERANGE) {
 		return fmt.Errorf("%w: %s has no record: %w", ErrNotFound, id, err)
 	}
 	n, err := strconv.ParseInt(hits, 10, 64)
-	if err != nil {
-		return err
+	if err != nil || n < 0 {
+		n = 0 // damaged: count afresh
 	}
 	if err := unix.Fsetxattr(fd, attrHits, []byte(strconv.FormatInt(n+1, 10)), 0); err != nil {
 		return err
