@@ -123,12 +123,12 @@ func New(cfg Config, opts ...Option) (*Cache, error) {
 	var err error
 	switch cfg.Driver {
 	case "", DriverSQLite:
-		c.meta, err = openSQLite(cfg.Dir)
+		c.meta, err = openSQLite(cfg.Dir, c.log)
 		c.driver = DriverSQLite
 	case DriverXattr:
 		if perr := probeXattr(filepath.Join(cfg.Dir, dataDir)); perr != nil {
 			c.log.Warn("imagecache: extended attributes do not work here; using sqlite", "dir", cfg.Dir, "err", perr)
-			c.meta, err = openSQLite(cfg.Dir)
+			c.meta, err = openSQLite(cfg.Dir, c.log)
 			c.driver = DriverSQLite
 		} else {
 			c.meta = &xattrMeta{dir: filepath.Join(cfg.Dir, dataDir)}

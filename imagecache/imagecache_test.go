@@ -87,6 +87,7 @@ var icSuite = []icCase{
 	{name: "Queue", run: icTestQueue},
 	{name: "QueueOrder", run: icTestQueueOrder},
 	{name: "QueueCounterLost", run: icTestQueueCounterLost},
+	{name: "DamagedDatabase", setup: icSetupDamagedDB, run: icTestDamagedDB},
 	{name: "DamagedAttributes", cfg: Config{MaxSize: 1 << 20}, run: icTestDamagedAttributes},
 	{name: "PruneGlanceReference", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneGlance},
 	{name: "PruneLeastRecentlyAccessed", cfg: Config{MaxSize: 5 << 10}, run: icTestPruneLRU},
@@ -2203,5 +2204,58 @@ func icTestDamagedAttributes(t *testing.T, e *icEnv) {
 	e.c.cfg.MaxSize = 0
 	if files, bytes, err := e.c.Prune(); files != 3 || bytes != 6000 || err != nil {
 		t.Errorf("Prune to zero = %d, %d, %v; want 3, 6000, nil", files, bytes, err)
+	}
+}
+
+// icSetupDamagedDB caches two images with the sqlite driver, then writes
+// text over cache.db.
+func icSetupDamagedDB(t *testing.T, dir string) {
+	c, err := New(Config{Dir: dir, Driver: DriverSQLite}, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	icCache(t, c, "kept-1", icBytes(70, 1500), icSum("sha256", icBytes(70, 1500)))
+	icCache(t, c, "kept-2", icBytes(71, 2500), Checksum{})
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, dbFile+"-wal"))
+	os.Remove(filepath.Join(dir, dbFile+"-shm"))
+	junk := bytes.Repeat([]byte("this is no database. "), 400)
+	if err := os.WriteFile(filepath.Join(dir, dbFile), junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// icTestDamagedDB: New moved the damaged cache.db to invalid/, made a new
+// one and adopted the images, which read back whole.
+func icTestDamagedDB(t *testing.T, e *icEnv) {
+	if e.drv != DriverSQLite {
+		t.Skip("cache.db is the sqlite driver's")
+	}
+	if !strings.Contains(e.logs.String(), "cache.db is damaged") {
+		t.Errorf("the damaged database was not logged")
+	}
+	if ids := icIDs(t, e.c); !slices.Equal(ids, []string{"kept-1", "kept-2"}) {
+		t.Fatalf("CachedImages = %q; want both images adopted", ids)
+	}
+	if size, err := e.c.Size(); size != 4000 || err != nil {
+		t.Errorf("Size = %d, %v; want 4000", size, err)
+	}
+	if got := icRead(t, e.c, "kept-1"); !bytes.Equal(got, icBytes(70, 1500)) {
+		t.Errorf("kept-1 reads back %d other bytes", len(got))
+	}
+	moved := icNames(t, e.path(invalidDir))
+	if len(moved) != 1 || !strings.HasPrefix(moved[0], dbFile+".") {
+		t.Fatalf("invalid/ holds %q; want the damaged cache.db", moved)
+	}
+	if b, err := os.ReadFile(e.path(invalidDir, moved[0])); err != nil || !bytes.HasPrefix(b, []byte("this is no database")) {
+		t.Errorf("invalid/%s does not hold the damaged file: %v", moved[0], err)
+	}
+	// The new database works, and survives a reopen.
+	icCache(t, e.c, "new", icBytes(72, 100), Checksum{})
+	other := e.open(t)
+	if ids := icIDs(t, other); !slices.Equal(ids, []string{"kept-1", "kept-2", "new"}) {
+		t.Errorf("CachedImages after a reopen = %q", ids)
 	}
 }

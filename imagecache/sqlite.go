@@ -4,13 +4,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/arcache-go/arcache/internal/fsutil"
+	"modernc.org/sqlite" // also the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"github.com/arcache-go/arcache/internal/fsutil"
 )
 
 // sqliteMeta keeps records in cache.db. WAL mode and a busy timeout let
@@ -32,13 +35,33 @@ const schema = `CREATE TABLE IF NOT EXISTS images (
 // openSQLite opens cache.db in dir. Switching a new database to WAL
 // mode needs it to itself, so processes opening one directory at once
 // take turns under openLock.
-func openSQLite(dir string) (*sqliteMeta, error) {
+//
+// A cache.db that is not a database, or a damaged one, is moved to
+// invalid/ and a new one made: New then adopts the files in data/, which
+// loses their hit counts and checksums but not the images.
+func openSQLite(dir string, log *slog.Logger) (*sqliteMeta, error) {
 	lock, err := fsutil.LockFile(filepath.Join(dir, openLock))
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 	path := filepath.Join(dir, dbFile)
+	m, err := openDB(path)
+	if !isCorrupt(err) {
+		return m, err
+	}
+	moved, qerr := fsutil.Quarantine(path, filepath.Join(dir, invalidDir))
+	if qerr != nil {
+		return nil, fmt.Errorf("%w; moving it aside: %w", err, qerr)
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		os.Remove(path + side) // they belong to the damaged file
+	}
+	log.Warn("imagecache: cache.db is damaged; moved aside, records rebuilt from the files", "moved", moved, "err", err)
+	return openDB(path)
+}
+
+func openDB(path string) (*sqliteMeta, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -52,6 +75,16 @@ func openSQLite(dir string) (*sqliteMeta, error) {
 		return nil, err
 	}
 	return &sqliteMeta{db}, nil
+}
+
+// isCorrupt reports an error that says the database file is damaged.
+func isCorrupt(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.Code() & 0xff // the primary code of an extended one
+	return code == sqlite3.SQLITE_NOTADB || code == sqlite3.SQLITE_CORRUPT
 }
 
 func (m *sqliteMeta) put(r Record) error {
