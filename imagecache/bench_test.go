@@ -233,26 +233,14 @@ func memDir(tb testing.TB) string {
 // it, which counts a hit, with each metadata driver. Its baseline opens,
 // reads and closes a file of the same size without a cache.
 func BenchmarkOpenForReadHit(b *testing.B) {
+	data := make([]byte, 64<<10)
+	rand.NewChaCha8([32]byte{1}).Read(data)
 	b.Run("baseline", func(b *testing.B) {
-		data := make([]byte, 64<<10)
-		rand.NewChaCha8([32]byte{1}).Read(data)
 		path := filepath.Join(b.TempDir(), "image")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n, err := io.Copy(io.Discard, f); err != nil || n != int64(len(data)) {
-				b.Fatalf("read %d bytes: %v", n, err)
-			}
-			if err := f.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return os.Open(path) })
 	})
 	for _, driver := range []string{DriverSQLite, DriverXattr} {
 		b.Run(driver, func(b *testing.B) {
@@ -266,29 +254,32 @@ func BenchmarkOpenForReadHit(b *testing.B) {
 			if c.Driver() != driver {
 				b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
 			}
-			data := make([]byte, 64<<10)
-			rand.NewChaCha8([32]byte{1}).Read(data)
 			s := sha256.Sum256(data)
 			if ok, err := c.CacheReader("image", bytes.NewReader(data), Checksum{Algo: "sha256", Hex: hex.EncodeToString(s[:])}); !ok || err != nil {
 				b.Fatalf("CacheReader = %v, %v", ok, err)
 			}
-			b.SetBytes(int64(len(data)))
-			for b.Loop() {
-				rc, err := c.OpenForRead("image")
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(len(data)) {
-					b.Fatalf("read %d bytes: %v", n, err)
-				}
-				if err := rc.Close(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return c.OpenForRead("image") })
 			if hits, err := c.HitCount("image"); err != nil || hits != int64(b.N) || warned {
 				b.Fatalf("HitCount = %d, %v after %d reads (a warning logged: %v)", hits, err, b.N, warned)
 			}
 		})
+	}
+}
+
+// benchReadLoop opens, reads to the end and closes size bytes per op.
+func benchReadLoop(b *testing.B, size int, open func() (io.ReadCloser, error)) {
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		rc, err := open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(size) {
+			b.Fatalf("read %d bytes: %v", n, err)
+		}
+		if err := rc.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
