@@ -290,3 +290,34 @@ func (h benchWarnHandler) Enabled(_ context.Context, l slog.Level) bool { return
 func (h benchWarnHandler) Handle(context.Context, slog.Record) error    { *h.warned = true; return nil }
 func (h benchWarnHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h benchWarnHandler) WithGroup(string) slog.Handler                { return h }
+
+// BenchmarkAutoPruneCommit caches one small image more into a cache of
+// benchPruneEntries entries under its budget, with AutoPrune: the cost of
+// a commit that must tell whether to prune. The image is deleted again,
+// untimed. It runs in /dev/shm when it can, as BenchmarkPrune does.
+func BenchmarkAutoPruneCommit(b *testing.B) {
+	for _, driver := range []string{DriverSQLite, DriverXattr} {
+		b.Run(driver, func(b *testing.B) {
+			c := benchCache(b, Config{Dir: memDir(b), MaxSize: 1 << 40, Driver: driver, AutoPrune: true})
+			if c.Driver() != driver {
+				b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
+			}
+			data := bytes.Repeat([]byte{'x'}, benchPruneSize)
+			for i := range benchPruneEntries {
+				if ok, err := c.CacheReader(fmt.Sprintf("entry-%05d", i), bytes.NewReader(data), Checksum{}); !ok || err != nil {
+					b.Fatalf("CacheReader = %v, %v", ok, err)
+				}
+			}
+			for b.Loop() {
+				if ok, err := c.CacheReader("new", bytes.NewReader(data), Checksum{}); !ok || err != nil {
+					b.Fatalf("CacheReader = %v, %v", ok, err)
+				}
+				b.StopTimer()
+				if err := c.DeleteCached("new"); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}

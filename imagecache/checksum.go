@@ -23,7 +23,7 @@ func (s Checksum) newHash() (hash.Hash, error) {
 	switch strings.ToLower(s.Algo) {
 	case "":
 		if s.Hex != "" {
-			return nil, fmt.Errorf("imagecache: checksum %q has no algorithm", s.Hex)
+			return nil, fmt.Errorf("checksum %q has no algorithm", s.Hex)
 		}
 		return nil, nil
 	case "md5":
@@ -33,7 +33,7 @@ func (s Checksum) newHash() (hash.Hash, error) {
 	case "sha512":
 		return sha512.New(), nil
 	}
-	return nil, fmt.Errorf("imagecache: unknown checksum algorithm %q", s.Algo)
+	return nil, fmt.Errorf("unknown checksum algorithm %q", s.Algo)
 }
 
 // matches reports whether h's digest is s.

@@ -11,46 +11,65 @@ import (
 // DeleteCached removes the cached image id and its record; an id that is
 // not cached is not an error.
 func (c *Cache) DeleteCached(id string) error {
-	if err := c.check(id); err != nil {
+	if err := c.check("delete", id); err != nil {
 		return err
 	}
 	lock, err := c.lockData()
 	if err != nil {
-		return err
+		return fmt.Errorf("imagecache: delete %s: %w", id, err)
 	}
 	defer lock.Unlock()
+	var size int64
+	if c.auto != nil {
+		size = c.recordedSize(id)
+	}
 	if err := os.Remove(c.path(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("imagecache: %w", err)
+		return fmt.Errorf("imagecache: delete %s: %w", id, err)
 	}
 	if err := c.meta.remove(id); err != nil {
-		return fmt.Errorf("imagecache: %w", err)
+		return fmt.Errorf("imagecache: delete %s: %w", id, err)
+	}
+	if c.auto != nil {
+		c.auto.add(-size)
 	}
 	return nil
 }
 
-// DeleteAllCached removes every cached image and its record, and returns
-// how many images it removed. It touches nothing else: not the database,
-// not the locks, not the writes in progress.
+// DeleteAllCached removes every cached image and every record, those of
+// files already gone included, and returns how many images it removed.
+// Writes in progress and the queue stay.
 func (c *Cache) DeleteAllCached() (int, error) {
-	if err := c.checkOpen(); err != nil {
+	if err := c.checkOpen("delete all cached"); err != nil {
 		return 0, err
 	}
 	lock, err := c.lockData()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("imagecache: delete all cached: %w", err)
 	}
 	defer lock.Unlock()
 	n, err := c.removeAll(dataDir)
 	// The records of the files removed, and of any already gone.
 	rs, aerr := c.meta.all()
-	var gone []string
+	var (
+		gone []string
+		kept int64 // the size of the records of files left
+	)
 	for _, r := range rs {
-		if !c.IsCached(r.ID) {
+		if c.IsCached(r.ID) {
+			kept += r.Size
+		} else {
 			gone = append(gone, r.ID)
 		}
 	}
 	if len(gone) > 0 {
 		aerr = errors.Join(aerr, c.meta.remove(gone...))
+	}
+	if c.auto != nil {
+		if aerr == nil {
+			c.auto.set(kept)
+		} else {
+			c.auto.forget()
+		}
 	}
 	if err = errors.Join(err, aerr); err != nil {
 		return n, fmt.Errorf("imagecache: delete all cached: %w", err)
@@ -60,9 +79,6 @@ func (c *Cache) DeleteAllCached() (int, error) {
 
 // removeAll removes the id files in dir and returns how many it removed.
 func (c *Cache) removeAll(dir string) (int, error) {
-	if err := c.checkOpen(); err != nil {
-		return 0, err
-	}
 	ids, err := listIDs(filepath.Join(c.cfg.Dir, dir))
 	if err != nil {
 		return 0, err
@@ -84,7 +100,7 @@ func (c *Cache) removeAll(dir string) (int, error) {
 func listIDs(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("imagecache: %w", err)
+		return nil, err
 	}
 	var ids []string
 	for _, e := range entries {

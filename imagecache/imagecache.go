@@ -1,18 +1,3 @@
-// Package imagecache is an on-disk LRU cache of image files keyed by image
-// id, after OpenStack Glance's image cache: images are streamed into the
-// cache while they are served, verified against a checksum, counted when
-// read, pruned to a byte budget, and prefetched from a queue. Several
-// goroutines and processes can share one cache directory.
-//
-// A cache directory holds:
-//
-//	data/        finished images, one file per id; nothing else
-//	incomplete/  images being written
-//	invalid/     writes that failed, until the next Clean
-//	queue/       ids waiting for Prefetch
-//	cache.db     the metadata, with the sqlite driver
-//	*.lock       advisory locks that keep processes apart
-//	queue.seq    the queue's insertion counter
 package imagecache
 
 import (
@@ -25,19 +10,21 @@ import (
 	"time"
 )
 
-// Errors, matched with errors.Is.
+// Errors, matched with errors.Is. The errors the package returns wrap
+// them in "imagecache: <operation> <subject>: ", so their own text has no
+// prefix.
 var (
 	// ErrNotFound reports an id that is not cached.
-	ErrNotFound = errors.New("imagecache: not found")
+	ErrNotFound = errors.New("not found")
 	// ErrInvalidID reports an id outside [A-Za-z0-9._-]{1,200}, or "."
 	// or "..".
-	ErrInvalidID = errors.New("imagecache: invalid image id")
+	ErrInvalidID = errors.New("invalid image id")
 	// ErrChecksum reports image data that does not match its checksum.
-	ErrChecksum = errors.New("imagecache: checksum mismatch")
+	ErrChecksum = errors.New("checksum mismatch")
 	// ErrClosed reports a call on a closed cache.
-	ErrClosed = errors.New("imagecache: cache is closed")
+	ErrClosed = errors.New("cache is closed")
 	// ErrConfig reports settings New cannot work with.
-	ErrConfig = errors.New("imagecache: bad configuration")
+	ErrConfig = errors.New("bad configuration")
 )
 
 // Driver names for Config.Driver.
@@ -52,7 +39,15 @@ type Config struct {
 	MaxSize   int64         // the byte budget Prune keeps the cache to
 	StallTime time.Duration // Clean's stall time when it is given 0; 0: a day
 	Driver    string        // DriverSQLite (the default) or DriverXattr
-	AutoPrune bool          // prune when a new image takes the cache over MaxSize
+
+	// AutoPrune prunes when a commit takes the cache over MaxSize, which
+	// must then be above 0. Commits go by a running estimate of the size
+	// that this process keeps, rather than read every record. Other
+	// processes sharing the directory change the size too, so a commit
+	// measures it again from the metadata when the last measure is about
+	// a second old (or ten times as long as that measure took, for a
+	// cache too large to read in a tenth of a second).
+	AutoPrune bool
 }
 
 // Record is what the cache knows of one cached image.
@@ -64,15 +59,16 @@ type Record struct {
 }
 
 // Option configures New.
-type Option func(*Cache)
+type Option func(*options)
 
-// WithLogger sends the cache's log lines to l instead of slog.Default().
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sends the cache's log lines to l instead of slog.Default();
+// WithLogger(nil) discards them.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *Cache) {
-		if l != nil {
-			c.log = l
-		}
-	}
+	return func(o *options) { o.log = l }
 }
 
 // Cache is an on-disk image cache. It is safe for concurrent use, and
@@ -82,6 +78,7 @@ type Cache struct {
 	log    *slog.Logger
 	meta   metadata
 	driver string
+	auto   *autoPrune // nil without Config.AutoPrune
 
 	mu     sync.Mutex
 	closed bool
@@ -103,46 +100,62 @@ const (
 // files in data/ that have no metadata record.
 func New(cfg Config, opts ...Option) (*Cache, error) {
 	if cfg.Dir == "" {
-		return nil, fmt.Errorf("%w: no cache directory", ErrConfig)
+		return nil, fmt.Errorf("imagecache: open: %w: no cache directory", ErrConfig)
 	}
-	if cfg.MaxSize < 0 {
-		return nil, fmt.Errorf("%w: MaxSize %d is negative", ErrConfig, cfg.MaxSize)
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("imagecache: open %s: %w", cfg.Dir, err)
 	}
 	if cfg.StallTime == 0 {
 		cfg.StallTime = defaultStall
 	}
-	c := &Cache{cfg: cfg, log: slog.Default()}
-	for _, o := range opts {
-		o(c)
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
 	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	c, err := openCache(cfg, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: open %s: %w", cfg.Dir, err)
+	}
+	return c, nil
+}
+
+// check reports settings that New cannot work with, before anything on
+// disk is touched. The driver's name is checked where it is chosen.
+func (cfg Config) check() error {
+	if cfg.MaxSize < 0 {
+		return fmt.Errorf("%w: MaxSize %d is negative", ErrConfig, cfg.MaxSize)
+	}
+	if cfg.AutoPrune && cfg.MaxSize == 0 {
+		// It would delete every image as soon as it was cached.
+		return fmt.Errorf("%w: AutoPrune needs a MaxSize above 0", ErrConfig)
+	}
+	return nil
+}
+
+// openCache does New's work once the settings are checked.
+func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 	for _, d := range []string{dataDir, incompleteDir, invalidDir, queueDir} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("imagecache: %w", err)
+			return nil, err
 		}
 	}
-	var err error
-	switch cfg.Driver {
-	case "", DriverSQLite:
-		c.meta, err = openSQLite(cfg.Dir, c.log)
-		c.driver = DriverSQLite
-	case DriverXattr:
-		if perr := probeXattr(filepath.Join(cfg.Dir, dataDir)); perr != nil {
-			c.log.Warn("imagecache: extended attributes do not work here; using sqlite", "dir", cfg.Dir, "err", perr)
-			c.meta, err = openSQLite(cfg.Dir, c.log)
-			c.driver = DriverSQLite
-		} else {
-			c.meta = &xattrMeta{dir: filepath.Join(cfg.Dir, dataDir)}
-			c.driver = DriverXattr
-		}
-	default:
-		return nil, fmt.Errorf("%w: unknown driver %q", ErrConfig, cfg.Driver)
-	}
+	meta, driver, err := openMetadata(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("imagecache: open %s metadata: %w", c.driver, err)
-	}
-	if err := c.adopt(); err != nil {
-		c.meta.close()
 		return nil, err
+	}
+	c := &Cache{cfg: cfg, log: log, meta: meta, driver: driver}
+	if err := c.adopt(); err != nil {
+		meta.close()
+		return nil, err
+	}
+	if cfg.AutoPrune {
+		if c.auto, err = c.newAutoPrune(); err != nil {
+			meta.close()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -156,22 +169,39 @@ func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return ErrClosed
+		return fmt.Errorf("imagecache: close: %w", ErrClosed)
 	}
 	c.closed = true
-	return c.meta.close()
-}
-
-// check reports a closed cache or an invalid id, before anything on disk
-// is touched.
-func (c *Cache) check(id string) error {
-	if err := c.checkOpen(); err != nil {
-		return err
-	}
-	if !ValidID(id) {
-		return fmt.Errorf("%w: %q", ErrInvalidID, id)
+	if err := c.meta.close(); err != nil {
+		return fmt.Errorf("imagecache: close: %w", err)
 	}
 	return nil
+}
+
+// check reports an invalid id or a closed cache, before anything on disk
+// is touched, as an error of the operation op on id.
+func (c *Cache) check(op, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("imagecache: %s %q: %w", op, id, ErrInvalidID)
+	}
+	if c.isClosed() {
+		return fmt.Errorf("imagecache: %s %s: %w", op, id, ErrClosed)
+	}
+	return nil
+}
+
+// checkOpen reports a closed cache as an error of the operation op.
+func (c *Cache) checkOpen(op string) error {
+	if c.isClosed() {
+		return fmt.Errorf("imagecache: %s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+func (c *Cache) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // ValidID reports whether id can name a cached image: 1 to 200 bytes of
@@ -191,12 +221,12 @@ func ValidID(id string) bool {
 
 func (c *Cache) path(dir, id string) string { return filepath.Join(c.cfg.Dir, dir, id) }
 
-// adopt records files in data/ that have no record, as if they had just
-// been written, so that size and pruning see them.
+// adopt records files in data/ that have no record, as if they had been
+// written at their modification time, so that size and pruning see them.
 func (c *Cache) adopt() error {
 	entries, err := os.ReadDir(filepath.Join(c.cfg.Dir, dataDir))
 	if err != nil {
-		return fmt.Errorf("imagecache: %w", err)
+		return err
 	}
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !ValidID(e.Name()) {
@@ -204,7 +234,7 @@ func (c *Cache) adopt() error {
 		}
 		if _, ok, err := c.meta.get(e.Name()); err != nil || ok {
 			if err != nil {
-				return fmt.Errorf("imagecache: adopt %s: %w", e.Name(), err)
+				return fmt.Errorf("adopt %s: %w", e.Name(), err)
 			}
 			continue
 		}
@@ -214,7 +244,7 @@ func (c *Cache) adopt() error {
 		}
 		r := Record{ID: e.Name(), Size: fi.Size(), LastAccessed: fi.ModTime(), LastModified: fi.ModTime()}
 		if err := c.meta.put(r); err != nil {
-			return fmt.Errorf("imagecache: adopt %s: %w", e.Name(), err)
+			return fmt.Errorf("adopt %s: %w", e.Name(), err)
 		}
 		c.log.Info("imagecache: adopted a file without a record", "id", e.Name(), "size", fi.Size())
 	}

@@ -1,6 +1,11 @@
 package imagecache
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+)
 
 // metadata keeps the records of cached images. There are two: sqlite, in
 // cache.db, and xattr, in extended attributes of the files in data/.
@@ -16,4 +21,26 @@ type metadata interface {
 	// error.
 	remove(ids ...string) error
 	close() error
+}
+
+// openMetadata opens the driver cfg.Driver names in cfg.Dir, and reports
+// which one it opened: where extended attributes do not work, the xattr
+// driver falls back to sqlite with a warning.
+func openMetadata(cfg Config, log *slog.Logger) (metadata, string, error) {
+	switch cfg.Driver {
+	case "", DriverSQLite:
+	case DriverXattr:
+		m, err := openXattr(filepath.Join(cfg.Dir, dataDir))
+		if err == nil {
+			return m, DriverXattr, nil
+		}
+		log.Warn("imagecache: extended attributes do not work here; using sqlite", "dir", cfg.Dir, "err", err)
+	default:
+		return nil, "", fmt.Errorf("%w: unknown driver %q", ErrConfig, cfg.Driver)
+	}
+	m, err := openSQLite(cfg.Dir, log)
+	if err != nil {
+		return nil, "", fmt.Errorf("open sqlite metadata: %w", err)
+	}
+	return m, DriverSQLite, nil
 }

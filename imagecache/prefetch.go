@@ -20,13 +20,16 @@ type PrefetchResult struct {
 // Prefetch fetches the queued ids into the cache, at most workers at once,
 // in queue order. Ids already cached are skipped and taken off the queue;
 // an id that fails stays queued, and Prefetch goes on with the others.
-// When ctx ends, ids not yet fetched fail with its error, which Prefetch
-// also returns.
+// When ctx ends, ids not yet fetched fail with an error matching
+// ctx.Err(), and so does Prefetch.
 func (c *Cache) Prefetch(ctx context.Context, fetch Fetcher, workers int) (PrefetchResult, error) {
 	res := PrefetchResult{Failed: map[string]error{}}
-	ids, err := c.QueuedImages()
-	if err != nil {
+	if err := c.checkOpen("prefetch"); err != nil {
 		return res, err
+	}
+	ids, err := c.queuedInOrder()
+	if err != nil {
+		return res, fmt.Errorf("imagecache: prefetch: %w", err)
 	}
 	workers = max(workers, 1)
 	outcome := make([]error, len(ids)) // nil: cached
@@ -44,7 +47,7 @@ func (c *Cache) Prefetch(ctx context.Context, fetch Fetcher, workers int) (Prefe
 		case <-ctx.Done():
 		}
 		if err := ctx.Err(); err != nil {
-			outcome[i] = err
+			outcome[i] = fmt.Errorf("imagecache: fetch %s: %w", id, err)
 			continue
 		}
 		wg.Go(func() {
@@ -63,13 +66,16 @@ func (c *Cache) Prefetch(ctx context.Context, fetch Fetcher, workers int) (Prefe
 			res.Cached = append(res.Cached, id)
 		}
 	}
-	return res, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("imagecache: prefetch: %w", err)
+	}
+	return res, nil
 }
 
 func (c *Cache) prefetchOne(ctx context.Context, fetch Fetcher, id string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("imagecache: fetch %s panicked: %v", id, r)
+			err = fmt.Errorf("imagecache: fetch %s: panic: %v", id, r)
 		}
 	}()
 	rc, sum, err := fetch(ctx, id)
@@ -77,9 +83,11 @@ func (c *Cache) prefetchOne(ctx context.Context, fetch Fetcher, id string) (err 
 		return fmt.Errorf("imagecache: fetch %s: %w", id, err)
 	}
 	defer rc.Close()
-	cached, err := c.CacheReader(id, rc, sum)
+	// CacheReader returns the body's errors as they are, and its own
+	// with the package's name already.
+	cached, err := c.CacheReader(id, fetchedBody{rc, id}, sum)
 	if err != nil {
-		return fmt.Errorf("imagecache: fetch %s: %w", id, err)
+		return err
 	}
 	if !cached {
 		if c.IsCached(id) {
@@ -88,4 +96,18 @@ func (c *Cache) prefetchOne(ctx context.Context, fetch Fetcher, id string) (err 
 		return fmt.Errorf("imagecache: fetch %s: another writer has it", id)
 	}
 	return nil
+}
+
+// fetchedBody names the image in the errors of a fetched body.
+type fetchedBody struct {
+	r  io.Reader
+	id string
+}
+
+func (b fetchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("imagecache: fetch %s: %w", b.id, err)
+	}
+	return n, err
 }

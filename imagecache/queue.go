@@ -27,7 +27,7 @@ const (
 // Queue adds id to the prefetch queue (Glance's queue_image). It reports
 // false for an id that is cached, being written, or queued already.
 func (c *Cache) Queue(id string) (bool, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("queue", id); err != nil {
 		return false, err
 	}
 	if c.IsCached(id) || c.beingWritten(id) {
@@ -35,7 +35,7 @@ func (c *Cache) Queue(id string) (bool, error) {
 	}
 	lock, err := fsutil.LockFile(filepath.Join(c.cfg.Dir, queueLock))
 	if err != nil {
-		return false, fmt.Errorf("imagecache: %w", err)
+		return false, fmt.Errorf("imagecache: queue %s: %w", id, err)
 	}
 	defer lock.Unlock()
 	if c.IsQueued(id) {
@@ -43,7 +43,7 @@ func (c *Cache) Queue(id string) (bool, error) {
 	}
 	seq, err := c.nextSeq()
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("imagecache: queue %s: %w", id, err)
 	}
 	// Not fsutil.WriteAtomic: its temporary names look like ids. A file
 	// left empty by a crash sorts last.
@@ -70,7 +70,7 @@ func (c *Cache) nextSeq() (uint64, error) {
 	path := filepath.Join(c.cfg.Dir, queueSeq)
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("imagecache: %w", err)
+		return 0, err
 	}
 	seq, perr := parseSeq(b)
 	if err != nil || perr != nil {
@@ -93,7 +93,7 @@ func (c *Cache) nextSeq() (uint64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("imagecache: %w", err)
+		return 0, err
 	}
 	return seq, nil
 }
@@ -105,7 +105,7 @@ func (c *Cache) beingWritten(id string) bool {
 
 // IsQueued reports whether id is in the prefetch queue.
 func (c *Cache) IsQueued(id string) bool {
-	if c.check(id) != nil {
+	if c.check("stat queued", id) != nil {
 		return false
 	}
 	_, err := os.Stat(c.path(queueDir, id))
@@ -114,9 +114,18 @@ func (c *Cache) IsQueued(id string) bool {
 
 // QueuedImages returns the queued ids, oldest first.
 func (c *Cache) QueuedImages() ([]string, error) {
-	if err := c.checkOpen(); err != nil {
+	if err := c.checkOpen("list queue"); err != nil {
 		return nil, err
 	}
+	ids, err := c.queuedInOrder()
+	if err != nil {
+		return nil, fmt.Errorf("imagecache: list queue: %w", err)
+	}
+	return ids, nil
+}
+
+// queuedInOrder returns the queued ids, oldest first.
+func (c *Cache) queuedInOrder() ([]string, error) {
 	qs, err := c.queued()
 	if err != nil {
 		return nil, err
@@ -165,17 +174,20 @@ func parseSeq(b []byte) (uint64, error) {
 
 // DeleteQueued takes id off the queue; an id not queued is not an error.
 func (c *Cache) DeleteQueued(id string) error {
-	if err := c.check(id); err != nil {
+	if err := c.check("unqueue", id); err != nil {
 		return err
 	}
 	if err := os.Remove(c.path(queueDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("imagecache: %w", err)
+		return fmt.Errorf("imagecache: unqueue %s: %w", id, err)
 	}
 	return nil
 }
 
 // DeleteAllQueued empties the queue and returns how many ids it removed.
 func (c *Cache) DeleteAllQueued() (int, error) {
+	if err := c.checkOpen("delete all queued"); err != nil {
+		return 0, err
+	}
 	n, err := c.removeAll(queueDir)
 	if err != nil {
 		return n, fmt.Errorf("imagecache: delete all queued: %w", err)

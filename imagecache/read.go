@@ -14,20 +14,20 @@ import (
 // OpenForRead opens the cached image id. Reading it to the end and
 // closing it counts one hit and sets its last access time.
 func (c *Cache) OpenForRead(id string) (io.ReadCloser, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("open", id); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(c.path(dataDir, id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, fmt.Errorf("imagecache: open %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("imagecache: %w", err)
+		return nil, fmt.Errorf("imagecache: open %s: %w", id, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("imagecache: %w", err)
+		return nil, fmt.Errorf("imagecache: open %s: %w", id, err)
 	}
 	return &hitReader{f: f, c: c, id: id, left: fi.Size()}, nil
 }
@@ -50,10 +50,14 @@ func (r *hitReader) Read(p []byte) (int, error) {
 	if err == io.EOF || r.left <= 0 {
 		r.end = true
 	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("imagecache: read %s: %w", r.id, err)
+	}
 	return n, err
 }
 
-// WriteTo lets io.Copy use the file's fast paths.
+// WriteTo lets io.Copy use the file's fast paths. Its error is returned
+// as it is: it may be w's own.
 func (r *hitReader) WriteTo(w io.Writer) (int64, error) {
 	n, err := io.Copy(w, r.f)
 	if err == nil {
@@ -73,12 +77,15 @@ func (r *hitReader) Close() error {
 			r.c.log.Warn("imagecache: cannot count a hit", "id", r.id, "err", herr)
 		}
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("imagecache: close %s: %w", r.id, err)
+	}
+	return nil
 }
 
 // IsCached reports whether id is cached.
 func (c *Cache) IsCached(id string) bool {
-	if c.check(id) != nil {
+	if c.check("stat", id) != nil {
 		return false
 	}
 	fi, err := os.Stat(c.path(dataDir, id))
@@ -88,36 +95,39 @@ func (c *Cache) IsCached(id string) bool {
 // HitCount returns how many times id was read to the end; 0 for an id
 // without a record.
 func (c *Cache) HitCount(id string) (int64, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("hits of", id); err != nil {
 		return 0, err
 	}
 	r, _, err := c.meta.get(id)
-	return r.Hits, err
+	if err != nil {
+		return 0, fmt.Errorf("imagecache: hits of %s: %w", id, err)
+	}
+	return r.Hits, nil
 }
 
 // ImageSize returns the size of the cached image id.
 func (c *Cache) ImageSize(id string) (int64, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("size of", id); err != nil {
 		return 0, err
 	}
 	fi, err := os.Stat(c.path(dataDir, id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return 0, fmt.Errorf("imagecache: size of %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("imagecache: %w", err)
+		return 0, fmt.Errorf("imagecache: size of %s: %w", id, err)
 	}
 	return fi.Size(), nil
 }
 
 // CachedImages returns the records of the cached images, by id.
 func (c *Cache) CachedImages() ([]Record, error) {
-	if err := c.checkOpen(); err != nil {
+	if err := c.checkOpen("list"); err != nil {
 		return nil, err
 	}
 	rs, err := c.meta.all()
 	if err != nil {
-		return nil, fmt.Errorf("imagecache: %w", err)
+		return nil, fmt.Errorf("imagecache: list: %w", err)
 	}
 	slices.SortFunc(rs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
 	return rs, nil
@@ -126,19 +136,20 @@ func (c *Cache) CachedImages() ([]Record, error) {
 // Size returns the total size of the cached images, from the same
 // records Prune chooses its victims from.
 func (c *Cache) Size() (int64, error) {
-	rs, err := c.CachedImages()
+	if err := c.checkOpen("size"); err != nil {
+		return 0, err
+	}
+	rs, err := c.meta.all()
+	if err != nil {
+		return 0, fmt.Errorf("imagecache: size: %w", err)
+	}
+	return totalSize(rs), nil
+}
+
+func totalSize(rs []Record) int64 {
 	var n int64
 	for _, r := range rs {
 		n += r.Size
 	}
-	return n, err
-}
-
-func (c *Cache) checkOpen() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	return nil
+	return n
 }

@@ -138,7 +138,7 @@ func (m *sqliteMeta) hit(id string, at time.Time) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s has no record", ErrNotFound, id)
+		return fmt.Errorf("record %s: %w", id, ErrNotFound)
 	}
 	return nil
 }

@@ -18,12 +18,12 @@ import (
 // CacheFile caches a copy of the file at path as id (Glance's
 // cache_image_file). See CacheReader.
 func (c *Cache) CacheFile(id, path string) (bool, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("cache", id); err != nil {
 		return false, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("imagecache: %w", err)
+		return false, fmt.Errorf("imagecache: cache %s: %w", id, err)
 	}
 	defer f.Close()
 	return c.CacheReader(id, f, Checksum{})
@@ -33,7 +33,8 @@ func (c *Cache) CacheFile(id, path string) (bool, error) {
 // (Glance's cache_image_iter). It reports whether the image was cached:
 // an id already cached or being written is not, and r is left unread.
 // Any failure (r's error, a checksum mismatch, a write that fails) leaves
-// nothing cached, and returns false with the error.
+// nothing cached, and returns false with the error; r's error is returned
+// as it is, as CachingReader's Read returns it.
 func (c *Cache) CacheReader(id string, r io.Reader, sum Checksum) (bool, error) {
 	w, err := c.startWrite(id, sum)
 	if err != nil || w == nil {
@@ -189,12 +190,12 @@ type writer struct {
 // startWrite begins caching id, or returns nil when id is cached or being
 // written, or cannot be written: then the data passes through.
 func (c *Cache) startWrite(id string, sum Checksum) (*writer, error) {
-	if err := c.check(id); err != nil {
+	if err := c.check("cache", id); err != nil {
 		return nil, err
 	}
 	h, err := sum.newHash()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("imagecache: cache %s: %w", id, err)
 	}
 	if c.IsCached(id) {
 		return nil, nil
@@ -258,10 +259,11 @@ func (w *writer) finish() (cached bool, writeErr, sumErr error) {
 }
 
 func mismatch(id string, sum Checksum) error {
-	return fmt.Errorf("%w: %s: %s digest is not %s", ErrChecksum, id, sum.Algo, sum.Hex)
+	return fmt.Errorf("imagecache: cache %s: %w: %s digest is not %s", id, ErrChecksum, sum.Algo, sum.Hex)
 }
 
-// commit syncs the file, moves it into data/ and records it.
+// commit syncs the file, moves it into data/, records it, takes it off
+// the queue and, with AutoPrune, prunes if the cache is now over budget.
 func (w *writer) commit() error {
 	c := w.c
 	if err := w.f.Sync(); err != nil {
@@ -271,6 +273,10 @@ func (w *writer) commit() error {
 	if err != nil {
 		return err
 	}
+	var replaced int64 // the size of a record this one replaces
+	if c.auto != nil {
+		replaced = c.recordedSize(w.id)
+	}
 	if err := os.Rename(c.path(incompleteDir, w.id), c.path(dataDir, w.id)); err != nil {
 		lock.Unlock()
 		return err
@@ -279,19 +285,26 @@ func (w *writer) commit() error {
 	w.f = nil
 	now := time.Now()
 	r := Record{ID: w.id, Size: w.size, LastAccessed: now, LastModified: now, Checksum: w.sum}
+	over := false
 	if err := c.meta.put(r); err != nil {
 		// The file is in data/ without a record: New adopts it.
 		c.log.Warn("imagecache: cannot record a cached image", "id", w.id, "err", err)
+		if c.auto != nil {
+			c.auto.forget() // a record it replaced may be gone
+		}
+	} else if c.auto != nil {
+		var merr error
+		if over, merr = c.auto.committed(c.meta, w.size-replaced); merr != nil {
+			c.log.Warn("imagecache: cannot measure the cache for AutoPrune", "err", merr)
+		}
 	}
 	lock.Unlock()
 	if err := os.Remove(c.path(queueDir, w.id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		c.log.Warn("imagecache: cannot unqueue a cached image", "id", w.id, "err", err)
 	}
-	if c.cfg.AutoPrune {
-		if size, err := c.Size(); err == nil && size > c.cfg.MaxSize {
-			if _, _, err := c.Prune(); err != nil {
-				c.log.Warn("imagecache: auto prune", "err", err)
-			}
+	if over {
+		if _, _, err := c.Prune(); err != nil {
+			c.log.Warn("imagecache: auto prune", "err", err)
 		}
 	}
 	return nil

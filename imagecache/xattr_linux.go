@@ -24,6 +24,15 @@ const (
 	attrChecksum = "user.imagecache.checksum" // "algo:hex"
 )
 
+// openXattr returns the xattr driver for the files in dir, or an error
+// if dir's file system keeps no user attributes.
+func openXattr(dir string) (metadata, error) {
+	if err := probeXattr(dir); err != nil {
+		return nil, err
+	}
+	return &xattrMeta{dir: dir}, nil
+}
+
 // probeXattr reports whether dir's file system keeps user attributes. It
 // leaves no file behind.
 func probeXattr(dir string) error {
@@ -66,7 +75,15 @@ func getAttr(fd int, name string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// readRecord returns f's record; ok is false when f has no attributes
+// noRecord reports whether err, met opening a file in data/ or reading
+// its hit count (the attribute that marks a record), means that there is
+// no record: the file is gone (ENOENT), or has no hit count (ENODATA).
+// Any other error, such as EIO, is a failure, not a missing image.
+func noRecord(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODATA)
+}
+
+// readRecord returns f's record; ok is false when f has no hit count
 // yet. An attribute that is missing or damaged (a crash between two
 // writes, a hand-made edit) reads as it would for a new record, from the
 // file's own times, rather than make the whole cache unusable.
@@ -77,7 +94,7 @@ func readRecord(f *os.File, id string) (r Record, ok bool, err error) {
 	}
 	fd := int(f.Fd())
 	hits, err := getAttr(fd, attrHits)
-	if errors.Is(err, unix.ENODATA) {
+	if noRecord(err) {
 		return r, false, nil
 	}
 	if err != nil && !errors.Is(err, unix.ERANGE) {
@@ -111,7 +128,7 @@ func readRecord(f *os.File, id string) (r Record, ok bool, err error) {
 
 func (m *xattrMeta) get(id string) (Record, bool, error) {
 	f, err := os.Open(filepath.Join(m.dir, id))
-	if errors.Is(err, fs.ErrNotExist) {
+	if noRecord(err) {
 		return Record{}, false, nil
 	}
 	if err != nil {
@@ -132,7 +149,7 @@ func (m *xattrMeta) all() ([]Record, error) {
 			continue
 		}
 		r, ok, err := m.get(e.Name())
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err != nil {
 			return nil, err
 		}
 		if ok {
@@ -146,8 +163,8 @@ func (m *xattrMeta) all() ([]Record, error) {
 // several goroutines or processes are not lost.
 func (m *xattrMeta) hit(id string, at time.Time) error {
 	f, err := os.Open(filepath.Join(m.dir, id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	if noRecord(err) {
+		return fmt.Errorf("record %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return err
@@ -159,8 +176,11 @@ func (m *xattrMeta) hit(id string, at time.Time) error {
 	}
 	defer unix.Flock(fd, unix.LOCK_UN)
 	hits, err := getAttr(fd, attrHits)
-	if err != nil && !errors.Is(err, unix.ERANGE) {
-		return fmt.Errorf("%w: %s has no record: %w", ErrNotFound, id, err)
+	switch {
+	case noRecord(err):
+		return fmt.Errorf("record %s: %w", id, ErrNotFound)
+	case err != nil && !errors.Is(err, unix.ERANGE): // ERANGE: damaged, counted afresh below
+		return fmt.Errorf("hits of %s: %w", id, err)
 	}
 	n, err := strconv.ParseInt(hits, 10, 64)
 	if err != nil || n < 0 {

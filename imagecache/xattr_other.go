@@ -4,19 +4,11 @@ package imagecache
 
 import (
 	"errors"
-	"time"
+	"fmt"
 )
 
-// xattrMeta is only built on Linux; elsewhere New falls back to sqlite.
-type xattrMeta struct{ dir string }
-
-func probeXattr(string) error {
-	return errors.New("the xattr driver is built on Linux only")
+// openXattr reports the xattr driver unavailable: it is built on Linux
+// only, and New falls back to sqlite.
+func openXattr(string) (metadata, error) {
+	return nil, fmt.Errorf("the xattr driver is built on Linux only: %w", errors.ErrUnsupported)
 }
-
-func (m *xattrMeta) put(Record) error                 { return errors.ErrUnsupported }
-func (m *xattrMeta) get(string) (Record, bool, error) { return Record{}, false, errors.ErrUnsupported }
-func (m *xattrMeta) all() ([]Record, error)           { return nil, errors.ErrUnsupported }
-func (m *xattrMeta) hit(string, time.Time) error      { return errors.ErrUnsupported }
-func (m *xattrMeta) remove(...string) error           { return nil }
-func (m *xattrMeta) close() error                     { return nil }
