@@ -2,6 +2,7 @@ package arcache
 
 import (
 	"bufio"
+	"context"
 	"encoding/gob"
 	"fmt"
 	"image"
@@ -36,7 +37,7 @@ func benchMapIcon(a map[string]any) (*image.NRGBA, error) {
 func benchCache(b *testing.B) *SlugCache {
 	b.Helper()
 	cfg := DefaultConfig()
-	cfg.BinFile = ""
+	cfg.BinFile = NoBinFile
 	c, err := New(cfg, WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
@@ -72,6 +73,31 @@ func BenchmarkProvideHit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		img, err := Provide(c, benchIcon, args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkImg = img
+	}
+	if s := c.Stats(); s.Builds != 1 {
+		b.Fatalf("builds = %d, want 1", s.Builds)
+	}
+}
+
+func benchIconContext(_ context.Context, a benchArgs) (*image.NRGBA, error) { return benchIcon(a) }
+
+// BenchmarkProvideContextHit is BenchmarkProvideHit through ProvideContext,
+// with a context that can end, made once: a hit never looks at it.
+func BenchmarkProvideContextHit(b *testing.B) {
+	c := benchCache(b)
+	args := benchArgs{File: "mask.png", Fill: "green", Size: 16}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := ProvideContext(ctx, c, benchIconContext, args); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		img, err := ProvideContext(ctx, c, benchIconContext, args)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -278,7 +304,7 @@ func BenchmarkBaselinePNGEncode(b *testing.B) {
 // thousands of PNGs an earlier run left and deleted, file creation slows
 // for minutes, and so do the runs that follow.
 func BenchmarkProvideMissDebugImages(b *testing.B) {
-	c := persistentCache(b, memDir(b), func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = "" })
+	c := persistentCache(b, memDir(b), func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = NoBinFile })
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -1,12 +1,196 @@
 package arcache
 
 import (
+	"bufio"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"image"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/arcache-go/arcache/internal/fsutil"
 )
+
+// Save writes every entry to the bin file, least recently used first, so
+// that Load restores recency too. The file is replaced atomically, under
+// an advisory lock that keeps two processes from saving at once. Save
+// waits for the debug writer first. With persistence off it does nothing.
+//
+// Once a save holds them, images that Refresh imported are removed from
+// CacheDir, unless DebugImages keeps them there.
+func (c *SlugCache) Save() error {
+	if c.closed.Load() {
+		return fmt.Errorf("arcache: save: %w", ErrClosed)
+	}
+	return c.save()
+}
+
+func (c *SlugCache) save() error {
+	c.flushDebug()
+	if c.binFile == "" {
+		return nil
+	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+
+	c.mu.Lock()
+	changes := c.changes
+	entries := c.lru.Values() // least recent first
+	c.mu.Unlock()
+
+	if err := writeBin(c.binFile, entries); err != nil {
+		return fmt.Errorf("arcache: save %s: %w", c.binFile, err)
+	}
+	c.mu.Lock()
+	c.saved = max(c.saved, changes)
+	c.mu.Unlock()
+
+	if !c.cfg.DebugImages {
+		for _, e := range entries {
+			if e.src != nil && !e.placeholder {
+				e.src.remove(c.log)
+			}
+		}
+	}
+	return nil
+}
+
+func writeBin(path string, entries []*entry) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	lock, err := fsutil.LockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	fsutil.RemoveStaleTemps(path)
+	return fsutil.WriteAtomic(path, 1<<20, func(w io.Writer) error { return encodeBin(w, entries) })
+}
+
+// SaveTo writes every entry to w in the bin file's format, as Save writes
+// them to the bin file; Save's record of what changed is left alone.
+func (c *SlugCache) SaveTo(w io.Writer) error {
+	if c.closed.Load() {
+		return fmt.Errorf("arcache: save: %w", ErrClosed)
+	}
+	c.mu.Lock()
+	entries := c.lru.Values()
+	c.mu.Unlock()
+	if err := encodeBin(w, entries); err != nil {
+		return fmt.Errorf("arcache: save: %w", err)
+	}
+	return nil
+}
+
+// Load adds the entries of the bin file to the cache, in the file's order,
+// so that the most recently used entry saved is the most recently used
+// one now; the cache's bounds still hold. A missing bin file loads
+// nothing.
+//
+// A damaged bin file (truncated, altered, or of a newer format) is moved
+// to ErrorDir and logged, the entries before the damage are kept, and
+// Load returns an error matching ErrCorrupt. A file that cannot be read
+// is left where it is and loads nothing.
+func (c *SlugCache) Load() error {
+	if c.closed.Load() {
+		return fmt.Errorf("arcache: load: %w", ErrClosed)
+	}
+	path := c.binFile
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil // a file under a file cannot exist, and Save says so
+	}
+	if err != nil {
+		return fmt.Errorf("arcache: load %s: %w", path, err)
+	}
+	// A file that cannot be read is not damaged: leave it where it is,
+	// and load nothing, rather than let a later Save replace it.
+	r := &readErrs{r: f}
+	recs, damage := readBin(bufio.NewReaderSize(r, 1<<20))
+	f.Close()
+	if r.err != nil {
+		return fmt.Errorf("arcache: load %s: %w", path, r.err)
+	}
+	if err := c.storeLoaded(recs); err != nil {
+		return fmt.Errorf("arcache: load %s: %w", path, err)
+	}
+	if damage == nil {
+		c.mu.Lock()
+		c.saved = c.changes
+		c.mu.Unlock()
+		return nil
+	}
+	// The cache stays changed, so that Close writes a good file in place
+	// of the damaged one.
+	err = fmt.Errorf("arcache: load %s: %w after %d entries: %w", path, ErrCorrupt, len(recs), damage)
+	if moved, qerr := fsutil.Quarantine(path, c.cfg.ErrorDir); qerr != nil {
+		err = fmt.Errorf("%w (and it could not be moved to %s: %w)", err, c.cfg.ErrorDir, qerr)
+	} else {
+		c.quarantined.Add(1)
+		err = fmt.Errorf("%w (moved to %s)", err, moved)
+	}
+	c.log.Warn("arcache: damaged bin file", "err", err)
+	return err
+}
+
+// LoadFrom adds the entries of a bin file read from r, as Load does, and
+// returns how many it added. A program can start warm from a bin file
+// built into it with go:embed. A damaged stream keeps the entries before
+// the damage and returns an error matching ErrCorrupt; an error reading
+// r keeps them too, and is returned as it is.
+func (c *SlugCache) LoadFrom(r io.Reader) (int, error) {
+	if c.closed.Load() {
+		return 0, fmt.Errorf("arcache: load: %w", ErrClosed)
+	}
+	re := &readErrs{r: r}
+	recs, damage := readBin(bufio.NewReader(re))
+	if err := c.storeLoaded(recs); err != nil {
+		return 0, fmt.Errorf("arcache: load: %w", err)
+	}
+	switch {
+	case re.err != nil:
+		return len(recs), fmt.Errorf("arcache: load after %d entries: %w", len(recs), re.err)
+	case damage != nil:
+		return len(recs), fmt.Errorf("arcache: load: %w after %d entries: %w", ErrCorrupt, len(recs), damage)
+	}
+	return len(recs), nil
+}
+
+// storeLoaded stores the records read from a bin file.
+func (c *SlugCache) storeLoaded(recs []loaded) error {
+	for _, r := range recs {
+		if _, err := c.storeEntry(keyIndex(r.key), &entry{key: r.key, img: r.img}); err != nil {
+			return err
+		}
+	}
+	c.imported.Add(uint64(len(recs)))
+	return nil
+}
+
+// readErrs remembers the read errors of r other than io.EOF, which tell an
+// unreadable file from a damaged one.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrs) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
 
 // The bin file's pixels pass through a CRC-32C, which costs about a third
 // as much as the writing or reading itself; both directions run it on a

@@ -3,21 +3,20 @@ package arcache
 import (
 	"fmt"
 	"image"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
-	"golang.org/x/sync/singleflight"
 )
 
 // SlugCache is an in-memory LRU of images keyed by slug, bounded by entry
 // count and by pixel bytes. It is safe for concurrent use.
 type SlugCache struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	binFile string // "" when persistence is off
 
 	mu      sync.Mutex
 	lru     *simplelru.LRU[uint64, *entry]
@@ -29,8 +28,8 @@ type SlugCache struct {
 	refreshMu sync.Mutex   // one Refresh at a time
 	debug     *debugWriter // nil unless debug_images
 
-	group  singleflight.Group
-	closed atomic.Bool
+	flights flightGroup
+	closed  atomic.Bool
 
 	hits, misses, builds, buildErrors, evictions atomic.Uint64
 	imported, quarantined                        atomic.Uint64
@@ -59,47 +58,6 @@ type Stats struct {
 	Imported    uint64 // images brought in by Load or Refresh
 	Quarantined uint64 // files moved to error_dir
 }
-
-// Option configures New and Open.
-type Option func(*options)
-
-type options struct {
-	log *slog.Logger
-}
-
-// WithLogger sends the cache's log lines to l instead of slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.log = l }
-}
-
-// New returns an empty cache with the settings of cfg. Unlike Open it
-// neither purges, loads nor refreshes anything; Close still saves to
-// cfg.BinFile when it is set.
-func New(cfg Config, opts ...Option) (*SlugCache, error) {
-	if key, err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, key, err)
-	}
-	o := options{log: slog.Default()}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	c := &SlugCache{cfg: cfg, log: o.log}
-	lru, err := simplelru.NewLRU(cfg.CacheMax, func(_ uint64, e *entry) { c.bytes -= e.size })
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	c.lru = lru
-	if cfg.DebugImages {
-		c.debug = newDebugWriter(cfg.CacheDir, c.log)
-	}
-	return c, nil
-}
-
-// Config returns the settings the cache was made with.
-func (c *SlugCache) Config() Config { return c.cfg }
 
 // Get returns the image stored under key and makes it the most recently
 // used. It reports false where arcache returned -1: no such key, or a
@@ -136,18 +94,22 @@ func (c *SlugCache) lookup(h uint64) (image.Image, bool) {
 // the same "-" and 16-digit hash, as Provide's keys do, name one entry.
 // An image larger than max_bytes is not kept.
 func (c *SlugCache) Put(key string, img image.Image) error {
-	if err := checkPut(key, img); err != nil {
+	if err := checkPut("put", key, img); err != nil {
 		return err
 	}
-	return c.store(keyIndex(key), key, img)
+	if err := c.store(keyIndex(key), key, img); err != nil {
+		return fmt.Errorf("arcache: put %s: %w", key, err)
+	}
+	return nil
 }
 
-func checkPut(key string, img image.Image) error {
+// checkPut checks what op (put or update) is given to store.
+func checkPut(op, key string, img image.Image) error {
 	if !ValidKey(key) {
-		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+		return fmt.Errorf("arcache: %s %q: %w", op, key, ErrInvalidKey)
 	}
 	if isNil(img) {
-		return fmt.Errorf("arcache: put %s: %w", key, ErrNilImage)
+		return fmt.Errorf("arcache: %s %s: %w", op, key, ErrNilImage)
 	}
 	return nil
 }
@@ -157,7 +119,7 @@ func checkPut(key string, img image.Image) error {
 func (c *SlugCache) Update(images map[string]image.Image) error {
 	keys := make([]string, 0, len(images))
 	for k, img := range images {
-		if err := checkPut(k, img); err != nil {
+		if err := checkPut("update", k, img); err != nil {
 			return err
 		}
 		keys = append(keys, k)
@@ -165,7 +127,7 @@ func (c *SlugCache) Update(images map[string]image.Image) error {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if err := c.store(keyIndex(k), k, images[k]); err != nil {
-			return err
+			return fmt.Errorf("arcache: update %s: %w", k, err)
 		}
 	}
 	return nil
@@ -292,30 +254,4 @@ func (c *SlugCache) Stats() Stats {
 		Imported:    c.imported.Load(),
 		Quarantined: c.quarantined.Load(),
 	}
-}
-
-// pixelBytes is the memory an image's pixels take: the length of its pixel
-// slices, or 4 bytes a pixel for types it cannot see into.
-func pixelBytes(img image.Image) int64 {
-	if kind, _, pix := pixPlane(img); kind != kindNone {
-		if p, ok := img.(*image.Paletted); ok {
-			return int64(len(pix) + 4*len(p.Palette))
-		}
-		return int64(len(pix))
-	}
-	switch m := img.(type) {
-	case *image.YCbCr:
-		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
-	case *image.NYCbCrA:
-		return int64(len(m.Y) + len(m.Cb) + len(m.Cr) + len(m.A))
-	}
-	// Guard against unbounded images such as image.Uniform, whose
-	// w*h*4 overflows: they count as too large to keep.
-	const most = 1 << 53
-	b := img.Bounds()
-	w, h := int64(b.Dx()), int64(b.Dy())
-	if w > 0 && h > most/4/w {
-		return most
-	}
-	return w * h * 4
 }

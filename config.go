@@ -3,6 +3,7 @@ package arcache
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,13 +18,29 @@ import (
 type Config struct {
 	CacheDir            string // cache_dir: debug PNGs, and images for Refresh to import
 	ErrorDir            string // error_dir: where unreadable files and damaged bin files go
-	Preload             bool   // preload: load the bin file and Refresh on Open
+	Preload             bool   // preload: load the bin file and Refresh in New
 	CacheMax            int    // cache_max: most entries in memory
 	DebugImages         bool   // debug_images: write each image as a PNG in CacheDir
-	PurgeCacheOnStartup bool   // purge_cache_on_startup: delete the bin file and debug PNGs on Open
-	BinFile             string // bin_file: the persistence file; "" turns persistence off (set it too when you change CacheDir in code: only LoadConfig derives it)
+	PurgeCacheOnStartup bool   // purge_cache_on_startup: delete the bin file and debug PNGs first in New
+	BinFile             string // bin_file: the persistence file; "": CacheDir + ".bin"; NoBinFile: none
 	MaxBytes            int64  // max_bytes: most pixel bytes in memory; 0 means no byte bound
 	MaxImagePixels      int64  // max_image_pixels: largest image Refresh will decode
+}
+
+// NoBinFile, as Config.BinFile, turns persistence off: the cache neither
+// loads nor saves a bin file. In a config file, an empty bin_file does the
+// same.
+const NoBinFile = "none"
+
+// binFile is the bin file's path, or "" when persistence is off.
+func (c Config) binFile() string {
+	switch c.BinFile {
+	case "":
+		return filepath.Clean(c.CacheDir) + ".bin"
+	case NoBinFile:
+		return ""
+	}
+	return c.BinFile
 }
 
 //go:embed default.ini
@@ -31,9 +48,9 @@ var defaultINI []byte
 
 const configSection = "cache"
 
-// iniOptions reads values as arcache's Python config files wrote them:
-// quoted, with "# comment" after the value. Only a '#' or ';' after a
-// space starts a comment, so values may contain either character.
+// iniOptions reads values as config files written for Python's arcache
+// have them: quoted, with "# comment" after the value. Only a '#' or ';'
+// after a space starts a comment, so values may contain either character.
 var iniOptions = ini.LoadOptions{
 	SpaceBeforeInlineComment: true,
 	Insensitive:              false,
@@ -58,7 +75,7 @@ func DefaultConfig() Config { return defaults() }
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		return Config{}, fmt.Errorf("arcache: load config: %w: %w", ErrConfig, err)
 	}
 	return parseConfig(path, data)
 }
@@ -76,7 +93,12 @@ var fields = []field{
 	{"cache_max", func(c *Config, k *ini.Key) (err error) { c.CacheMax, err = k.Int(); return }},
 	{"debug_images", func(c *Config, k *ini.Key) (err error) { c.DebugImages, err = k.Bool(); return }},
 	{"purge_cache_on_startup", func(c *Config, k *ini.Key) (err error) { c.PurgeCacheOnStartup, err = k.Bool(); return }},
-	{"bin_file", func(c *Config, k *ini.Key) error { c.BinFile = expandHome(k.String()); return nil }},
+	{"bin_file", func(c *Config, k *ini.Key) error {
+		if c.BinFile = expandHome(k.String()); c.BinFile == "" {
+			c.BinFile = NoBinFile
+		}
+		return nil
+	}},
 	{"max_bytes", func(c *Config, k *ini.Key) (err error) { c.MaxBytes, err = k.Int64(); return }},
 	{"max_image_pixels", func(c *Config, k *ini.Key) (err error) { c.MaxImagePixels, err = k.Int64(); return }},
 }
@@ -93,20 +115,27 @@ func parseConfig(name string, data []byte) (Config, error) {
 	}
 	f, err := ini.LoadSources(iniOptions, sources[0], sources[1:]...)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+		return Config{}, fmt.Errorf("arcache: load config %s: %w: %w", name, ErrConfig, err)
 	}
 	sec := f.Section(configSection)
 	var cfg Config
 	for _, fl := range fields {
+		if !sec.HasKey(fl.key) {
+			continue // bin_file, which follows cache_dir unless set
+		}
 		if err := fl.set(&cfg, sec.Key(fl.key)); err != nil {
-			return Config{}, fmt.Errorf("%w: %s:%d: key %s = %q: %w",
-				ErrConfig, name, lineOf(data, fl.key), fl.key, sec.Key(fl.key).String(), err)
+			return Config{}, configError(name, lineOf(data, fl.key), "key %s = %q: %w", fl.key, sec.Key(fl.key).String(), err)
 		}
 	}
 	if key, err := cfg.check(); err != nil {
-		return Config{}, fmt.Errorf("%w: %s:%d: key %s: %w", ErrConfig, name, lineOf(data, key), key, err)
+		return Config{}, configError(name, lineOf(data, key), "key %s: %w", key, err)
 	}
 	return cfg, nil
+}
+
+// configError reports a problem at a line of the config file name.
+func configError(name string, line int, format string, args ...any) error {
+	return fmt.Errorf("arcache: load config %s:%d: %w: "+format, append([]any{name, line, ErrConfig}, args...)...)
 }
 
 // checkKeys refuses sections and keys that arcache does not know, so a
@@ -114,22 +143,19 @@ func parseConfig(name string, data []byte) (Config, error) {
 func checkKeys(name string, data []byte) error {
 	f, err := ini.LoadSources(iniOptions, data)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+		return fmt.Errorf("arcache: load config %s: %w: %w", name, ErrConfig, err)
 	}
 	for _, sec := range f.Sections() {
 		if sec.Name() != configSection && (sec.Name() != ini.DefaultSection || len(sec.Keys()) > 0) {
 			if sec.Name() == ini.DefaultSection {
 				k := sec.Keys()[0].Name()
-				return fmt.Errorf("%w: %s:%d: key %s is outside the [%s] section",
-					ErrConfig, name, lineOf(data, k), k, configSection)
+				return configError(name, lineOf(data, k), "key %s is outside the [%s] section", k, configSection)
 			}
-			return fmt.Errorf("%w: %s:%d: unknown section [%s]",
-				ErrConfig, name, lineOf(data, "["+sec.Name()+"]"), sec.Name())
+			return configError(name, lineOf(data, "["+sec.Name()+"]"), "unknown section [%s]", sec.Name())
 		}
 		for _, k := range sec.Keys() {
 			if !knownKey(k.Name()) {
-				return fmt.Errorf("%w: %s:%d: unknown key %s",
-					ErrConfig, name, lineOf(data, k.Name()), k.Name())
+				return configError(name, lineOf(data, k.Name()), "unknown key %s", k.Name())
 			}
 		}
 	}
@@ -180,6 +206,8 @@ func expandHome(p string) string {
 // check returns the key of a setting New cannot work with, and why.
 func (c Config) check() (key string, err error) {
 	switch {
+	case c.CacheDir == "":
+		return "cache_dir", errors.New("must not be empty")
 	case c.CacheMax < 1:
 		return "cache_max", fmt.Errorf("%d: must be at least 1", c.CacheMax)
 	case c.MaxBytes < 0:

@@ -24,12 +24,15 @@ func TestDefaultConfig(t *testing.T) {
 		ErrorDir:       "arcache_errors",
 		Preload:        true,
 		CacheMax:       5000,
-		BinFile:        ".imgcache.bin",
+		BinFile:        "", // follows CacheDir: .imgcache.bin
 		MaxBytes:       256 << 20,
 		MaxImagePixels: 64 << 20,
 	}
 	if got := DefaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v\nwant %+v", got, want)
+	}
+	if got := DefaultConfig().binFile(); got != ".imgcache.bin" {
+		t.Errorf("the default bin file is %q, want .imgcache.bin", got)
 	}
 }
 
@@ -65,8 +68,11 @@ purge_cache_on_startup = yes
 	if cfg.CacheDir != filepath.Join(home, "icons#1") {
 		t.Errorf("cache_dir = %q", cfg.CacheDir)
 	}
-	if cfg.BinFile != filepath.Join(home, "icons#1.bin") {
-		t.Errorf("bin_file = %q: should follow cache_dir", cfg.BinFile)
+	if cfg.BinFile != "" {
+		t.Errorf("bin_file = %q: absent, it should be left to follow cache_dir", cfg.BinFile)
+	}
+	if got := cfg.binFile(); got != filepath.Join(home, "icons#1.bin") {
+		t.Errorf("bin file %q: should follow cache_dir", got)
 	}
 	if cfg.CacheMax != 10 || cfg.MaxBytes != 0 || cfg.Preload || !cfg.PurgeCacheOnStartup {
 		t.Errorf("cfg = %+v", cfg)
@@ -76,8 +82,8 @@ purge_cache_on_startup = yes
 	}
 
 	cfg, err = LoadConfig(writeConfig(t, "[cache]\nbin_file = ''\n"))
-	if err != nil || cfg.BinFile != "" {
-		t.Fatalf("empty bin_file: %q, %v", cfg.BinFile, err)
+	if err != nil || cfg.BinFile != NoBinFile || cfg.binFile() != "" {
+		t.Fatalf("empty bin_file: %q (resolved %q), %v; want NoBinFile", cfg.BinFile, cfg.binFile(), err)
 	}
 	cfg, err = LoadConfig(writeConfig(t, "[cache]\nbin_file = /var/cache/x.bin\ncache_dir = other\n"))
 	if err != nil || cfg.BinFile != "/var/cache/x.bin" || cfg.CacheDir != "other" {
@@ -125,8 +131,10 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Config() != DefaultConfig() {
-		t.Errorf("Open(\"\") config = %+v", c.Config())
+	want := DefaultConfig()
+	want.BinFile = ".imgcache.bin" // Config reports the resolved path
+	if c.Config() != want {
+		t.Errorf("Open(\"\") config = %+v\nwant %+v", c.Config(), want)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -136,8 +144,8 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Config().CacheMax != 2 {
-		t.Errorf("cache_max = %d", c.Config().CacheMax)
+	if c.Config().CacheMax != 2 || c.Config().BinFile != NoBinFile {
+		t.Errorf("cache_max = %d, bin_file = %q; want 2, NoBinFile", c.Config().CacheMax, c.Config().BinFile)
 	}
 	if _, err := Open(writeConfig(t, "[cache]\nnope = 1\n")); !errors.Is(err, ErrConfig) {
 		t.Errorf("Open with a bad config: %v", err)

@@ -1,18 +1,20 @@
 package arcache
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"image/color"
 	"math"
 	"reflect"
 	"slices"
-	"time"
+	"strings"
 )
 
 var (
-	colorType    = reflect.TypeFor[color.Color]()
-	durationType = reflect.TypeFor[time.Duration]()
+	colorType     = reflect.TypeFor[color.Color]()
+	stringAnyType = reflect.TypeFor[map[string]any]()
+	stringMapType = reflect.TypeFor[map[string]string]()
 )
 
 // Tags that start each encoded value. Kinds use their reflect.Kind number.
@@ -23,26 +25,80 @@ const (
 	tagEnd                 // the end of a struct
 )
 
-// appendValue appends the exact, type-tagged and length-prefixed bytes of
-// v to buf: equal values give equal bytes and different values different
-// bytes. exclude names top-level struct fields or map keys to leave out.
+// mapSeed starts the hash of each map entry.
+const mapSeed = 0x6d6170
+
+// isColor reports whether values of t are keyed as colours, by their RGBA
+// value. An interface type is not: the value it holds may be.
+func isColor(t reflect.Type) bool {
+	return t.Kind() != reflect.Interface && t.NumMethod() > 0 && t.Implements(colorType)
+}
+
+// An encoder is one walk over the arguments. It appends the exact,
+// type-tagged and length-prefixed bytes of each value: equal values give
+// equal bytes and different values different bytes. A value that cannot
+// be keyed is an error that matches ErrUnkeyable. The readable part of a
+// key is written by the same walk, so that the two never disagree on what
+// can be keyed.
 //
-// It builds no strings and allocates nothing for the usual arguments
-// (structs of basic values, map[string]any), because it runs on every
-// Provide hit.
-func appendValue(buf []byte, v reflect.Value, exclude []string, depth int) ([]byte, error) {
+// Without words it builds no strings and allocates nothing for the usual
+// arguments (structs of basic values, map[string]any), because it runs on
+// every Provide hit.
+type encoder struct {
+	exclude []string // top-level struct fields and map keys to leave out
+	words   *words   // receives the readable part; nil on the hit path
+	quietly *encoder // this walk without words, for values that show none
+}
+
+// newWordsEncoder returns an encoder that also writes the words of the
+// readable part to w.
+func newWordsEncoder(exclude []string, w *words) *encoder {
+	return &encoder{exclude: exclude, words: w, quietly: &encoder{exclude: exclude}}
+}
+
+// quiet returns e without its words.
+func (e *encoder) quiet() *encoder {
+	if e.words == nil {
+		return e
+	}
+	return e.quietly
+}
+
+// at returns e for a value depth levels down, or e without its words when
+// that value shows none.
+func (e *encoder) at(depth int) *encoder {
+	if e.words == nil || e.words.shows(depth) {
+		return e
+	}
+	return e.quietly
+}
+
+// skip reports whether the top-level field or map key name is left out.
+func (e *encoder) skip(depth int, name string) bool {
+	return depth == 0 && len(e.exclude) > 0 && slices.Contains(e.exclude, name)
+}
+
+// appendValue appends v, depth levels into the arguments, to buf.
+func (e *encoder) appendValue(buf []byte, v reflect.Value, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return buf, fmt.Errorf("%w: nested more than %d deep (a cycle?)", ErrUnkeyable, maxDepth)
 	}
-	t := v.Type()
-	if t.Kind() != reflect.Interface && t.NumMethod() > 0 && t.Implements(colorType) && v.CanInterface() {
-		return appendColor(buf, v.Interface().(color.Color)), nil
+	// A value reached through an unexported field cannot be asked for its
+	// colour, and is keyed by what it holds. Most values have no methods,
+	// and NumMethod tells so without a call to isColor.
+	if t := v.Type(); t.NumMethod() > 0 && isColor(t) && v.CanInterface() {
+		return e.appendColor(buf, v, v.Interface().(color.Color), depth), nil
 	}
-	return appendKind(buf, v, exclude, depth)
+	return e.appendKind(buf, v, depth)
 }
 
 // appendKind is appendValue for a value already known not to be a color.
-func appendKind(buf []byte, v reflect.Value, exclude []string, depth int) ([]byte, error) {
+func (e *encoder) appendKind(buf []byte, v reflect.Value, depth int) ([]byte, error) {
+	if e.words != nil {
+		if e = e.at(depth); e.words != nil {
+			e.words.scalar(v)
+		}
+	}
 	t := v.Type()
 	switch k := t.Kind(); k {
 	case reflect.Bool:
@@ -74,10 +130,13 @@ func appendKind(buf []byte, v reflect.Value, exclude []string, depth int) ([]byt
 		}
 		fallthrough
 	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			e = e.quiet() // raw bytes mean nothing to a reader
+		}
 		buf = binary.AppendUvarint(append(buf, byte(k)), uint64(v.Len()))
 		var err error
 		for i := range v.Len() {
-			if buf, err = appendValue(buf, v.Index(i), nil, depth+1); err != nil {
+			if buf, err = e.appendValue(buf, v.Index(i), depth+1); err != nil {
 				return buf, fmt.Errorf("element %d: %w", i, err)
 			}
 		}
@@ -86,46 +145,59 @@ func appendKind(buf []byte, v reflect.Value, exclude []string, depth int) ([]byt
 		if v.IsNil() {
 			return append(buf, tagNil), nil
 		}
-		return appendValue(append(buf, byte(k)), v.Elem(), nil, depth+1)
+		return e.appendValue(append(buf, byte(k)), v.Elem(), depth+1)
 	case reflect.Interface:
 		if v.IsNil() {
 			return append(buf, tagNil), nil
 		}
 		if v.CanInterface() {
 			if c, ok := v.Interface().(color.Color); ok {
-				return appendColor(buf, c), nil
+				return e.appendColor(buf, v.Elem(), c, depth+1), nil
 			}
 		}
-		return appendValue(append(buf, byte(k)), v.Elem(), nil, depth+1)
+		return e.appendValue(append(buf, byte(k)), v.Elem(), depth+1)
 	case reflect.Struct:
-		return appendStruct(buf, v, planOf(t), exclude, depth)
+		return e.appendStruct(buf, v, planOf(t), depth)
 	case reflect.Map:
 		if v.IsNil() {
 			return append(buf, tagNil), nil
 		}
-		return appendMap(buf, v, exclude, depth)
+		return e.appendMap(buf, v, depth)
 	}
-	// Func, Chan, UnsafePointer
+	// Func, Chan, UnsafePointer: nothing in them can be compared across
+	// runs.
 	return buf, fmt.Errorf("%w: %s value", ErrUnkeyable, t)
 }
 
-func appendStruct(buf []byte, v reflect.Value, p *structPlan, exclude []string, depth int) ([]byte, error) {
+func (e *encoder) appendStruct(buf []byte, v reflect.Value, p *structPlan, depth int) ([]byte, error) {
+	if e.words != nil {
+		e = e.at(depth)
+	}
 	buf = append(buf, byte(reflect.Struct))
 	var err error
+	skip, w := depth == 0 && len(e.exclude) > 0, e.words
 	for i := range p.fields {
 		f := &p.fields[i]
-		if depth == 0 && len(exclude) > 0 && slices.Contains(exclude, f.name) {
+		if skip && slices.Contains(e.exclude, f.name) {
 			continue
+		}
+		fe := e
+		if w != nil {
+			if f.exported && !w.excluded(depth, f.name) {
+				w.name(f.name)
+			} else {
+				fe = e.quiet()
+			}
 		}
 		buf = appendString(append(buf, tagField), f.name)
 		fv := v.Field(f.index)
 		switch {
-		case f.color:
-			buf = appendColor(buf, fv.Interface().(color.Color))
+		case f.color && fv.CanInterface():
+			buf = fe.appendColor(buf, fv, fv.Interface().(color.Color), depth+1)
 		case f.sub != nil:
-			buf, err = appendStruct(buf, fv, f.sub, nil, depth+1)
+			buf, err = fe.appendStruct(buf, fv, f.sub, depth+1)
 		default:
-			buf, err = appendKind(buf, fv, nil, depth+1)
+			buf, err = fe.appendKind(buf, fv, depth+1)
 		}
 		if err != nil {
 			return buf, fmt.Errorf("field %s: %w", f.name, err)
@@ -138,8 +210,16 @@ func appendString(buf []byte, s string) []byte {
 	return append(binary.AppendUvarint(buf, uint64(len(s))), s...)
 }
 
-func appendColor(buf []byte, c color.Color) []byte {
+// appendColor appends c, the colour v holds, by its RGBA value.
+func (e *encoder) appendColor(buf []byte, v reflect.Value, c color.Color, depth int) []byte {
+	if v.Kind() == reflect.Pointer && v.IsNil() && v.Type().Elem().Implements(colorType) {
+		// RGBA has a value receiver, and calling it would panic.
+		return append(buf, tagNil)
+	}
 	r, g, b, a := c.RGBA()
+	if w := e.at(depth).words; w != nil {
+		w.word(fmt.Sprintf("%02x%02x%02x%02x", r>>8, g>>8, b>>8, a>>8))
+	}
 	buf = binary.LittleEndian.AppendUint64(append(buf, tagColor), uint64(r)<<32|uint64(g))
 	return binary.LittleEndian.AppendUint64(buf, uint64(b)<<32|uint64(a))
 }
@@ -147,57 +227,140 @@ func appendColor(buf []byte, c color.Color) []byte {
 // appendMap appends a map without sorting it: each entry is encoded and
 // hashed on its own (in buf's spare room, which is then given back) and
 // the hashes are summed, which does not depend on order.
-func appendMap(buf []byte, v reflect.Value, exclude []string, depth int) ([]byte, error) {
+func (e *encoder) appendMap(buf []byte, v reflect.Value, depth int) ([]byte, error) {
 	var sum, n uint64
 	mark := len(buf)
-	skip := func(k string) bool { return depth == 0 && slices.Contains(exclude, k) }
 	var err error
-	// The common map types are ranged over natively: reflect's MapRange
-	// allocates for every string key.
-	switch m := v.Interface().(type) {
-	case map[string]any:
-		for k, x := range m {
-			if skip(k) {
-				continue
-			}
-			buf = appendString(append(buf, byte(reflect.String)), k)
-			if x == nil {
-				buf = append(buf, tagNil)
-			} else if buf, err = appendValue(buf, reflect.ValueOf(x), nil, depth+1); err != nil {
-				return buf[:mark], fmt.Errorf("map key %q: %w", k, err)
-			}
-			sum += hashBytes(0x6d6170, buf[mark:])
-			n, buf = n+1, buf[:mark]
-		}
-	case map[string]string:
-		for k, x := range m {
-			if !skip(k) {
+	if e.words == nil && v.CanInterface() {
+		// The common map types are ranged over natively: reflect's
+		// MapRange allocates for every string key.
+		switch m := v.Interface().(type) {
+		case map[string]any:
+			for k, x := range m {
+				if e.skip(depth, k) {
+					continue
+				}
+				// As appendAnyEntry, which would cost a call an entry.
 				buf = appendString(append(buf, byte(reflect.String)), k)
-				buf = appendString(append(buf, byte(reflect.String)), x)
-				sum += hashBytes(0x6d6170, buf[mark:])
+				if x == nil {
+					buf = append(buf, tagNil)
+				} else if buf, err = e.appendValue(buf, reflect.ValueOf(x), depth+1); err != nil {
+					return buf[:mark], fmt.Errorf("map key %q: %w", k, err)
+				}
+				sum += hashBytes(mapSeed, buf[mark:])
 				n, buf = n+1, buf[:mark]
 			}
-		}
-	default:
-		it := v.MapRange()
-		for it.Next() {
-			kv := it.Key()
-			if kv.Kind() == reflect.String && skip(kv.String()) {
-				continue
+			return appendMapEnd(buf, n, sum), nil
+		case map[string]string:
+			for k, x := range m {
+				if !e.skip(depth, k) { // as appendStringEntry
+					buf = appendString(append(buf, byte(reflect.String)), k)
+					buf = appendString(append(buf, byte(reflect.String)), x)
+					sum += hashBytes(mapSeed, buf[mark:])
+					n, buf = n+1, buf[:mark]
+				}
 			}
-			buf, err = appendValue(buf, kv, nil, depth+1)
-			if err == nil {
-				buf, err = appendValue(buf, it.Value(), nil, depth+1)
-			}
-			if err != nil {
-				return buf[:mark], fmt.Errorf("map entry: %w", err)
-			}
-			sum += hashBytes(0x6d6170, buf[mark:])
-			n, buf = n+1, buf[:mark]
+			return appendMapEnd(buf, n, sum), nil
 		}
 	}
+	// The readable part shows the entries in order, which the hash sum
+	// does not need: they are remembered, sorted, and walked again.
+	type entry struct {
+		k     reflect.Value
+		order string
+		h     uint64
+	}
+	var sorted []entry
+	t := v.Type()
+	q := e.quiet()
+	it := v.MapRange()
+	for it.Next() {
+		k := it.Key()
+		if k.Kind() == reflect.String && e.skip(depth, k.String()) {
+			continue
+		}
+		if buf, err = q.appendEntry(buf, t, k, it.Value(), depth); err != nil {
+			return buf[:mark], err
+		}
+		h := hashBytes(mapSeed, buf[mark:])
+		sum, n, buf = sum+h, n+1, buf[:mark]
+		if e.words != nil {
+			sorted = append(sorted, entry{k, fmt.Sprint(k), h})
+		}
+	}
+	// Keys that print alike are ordered by their hash, so that the words
+	// do not depend on the map's order.
+	slices.SortFunc(sorted, func(a, b entry) int {
+		return cmp.Or(strings.Compare(a.order, b.order), cmp.Compare(a.h, b.h))
+	})
+	for _, en := range sorted {
+		if en.k.Kind() == reflect.String && e.words.excluded(depth, en.k.String()) {
+			continue
+		}
+		// MapIndex, not the value ranged over: a key that is not equal
+		// to itself (NaN) finds nothing, and the readable part has never
+		// shown its value.
+		buf, _ = e.appendEntry(buf, t, en.k, v.MapIndex(en.k), depth)
+		buf = buf[:mark]
+	}
+	return appendMapEnd(buf, n, sum), nil
+}
+
+func appendMapEnd(buf []byte, n, sum uint64) []byte {
 	buf = binary.LittleEndian.AppendUint64(append(buf, byte(reflect.Map)), n)
-	return binary.LittleEndian.AppendUint64(buf, sum), nil
+	return binary.LittleEndian.AppendUint64(buf, sum)
+}
+
+// appendEntry appends the entry k: x of a map of type t, as appendMap's
+// native loops do for the types they range over. x may be invalid.
+func (e *encoder) appendEntry(buf []byte, t reflect.Type, k, x reflect.Value, depth int) ([]byte, error) {
+	var err error
+	switch {
+	case t == stringAnyType:
+		if buf, err = e.appendAnyEntry(buf, k.String(), x.Elem(), depth); err != nil {
+			return buf, fmt.Errorf("map key %q: %w", k.String(), err)
+		}
+	case t == stringMapType:
+		buf = e.appendStringEntry(buf, k.String(), x.String(), depth)
+	default:
+		buf, err = e.appendValue(buf, k, depth+1)
+		if err == nil && x.IsValid() {
+			buf, err = e.appendValue(buf, x, depth+1)
+		}
+		if err != nil {
+			return buf, fmt.Errorf("map entry: %w", err)
+		}
+	}
+	return buf, nil
+}
+
+// appendAnyEntry appends an entry of a map[string]any; x is the value
+// held, invalid for nil.
+func (e *encoder) appendAnyEntry(buf []byte, k string, x reflect.Value, depth int) ([]byte, error) {
+	if w := e.at(depth + 1).words; w != nil {
+		w.word(k)
+	}
+	buf = appendString(append(buf, byte(reflect.String)), k)
+	if !x.IsValid() {
+		return append(buf, tagNil), nil
+	}
+	// The readable part has always counted the interface around x as a
+	// level of nesting, and the encoding, which does not see it, has not.
+	e.words.deeper(1)
+	buf, err := e.appendValue(buf, x, depth+1)
+	e.words.deeper(-1)
+	return buf, err
+}
+
+func (e *encoder) appendStringEntry(buf []byte, k, x string, depth int) []byte {
+	if w := e.at(depth + 1).words; w != nil {
+		w.word(k)
+	}
+	if w := e.at(depth + 1).words; w != nil {
+		w.word(x)
+	}
+	buf = appendString(append(buf, byte(reflect.String)), k)
+	return appendString(append(buf, byte(reflect.String)), x)
 }
 
 // structPlan lists the fields of a struct type that take part in keys.
@@ -208,7 +371,7 @@ type structPlan struct {
 type fieldPlan struct {
 	index    int
 	name     string
-	exported bool
+	exported bool        // shown in the readable part; every field is hashed
 	color    bool        // an exported color.Color, keyed by its RGBA value
 	sub      *structPlan // the plan of a struct-typed field that is not a color
 }
@@ -228,11 +391,11 @@ func planOf(t reflect.Type) *structPlan {
 		// Unexported fields are hashed too, so that values differing
 		// only there never share a key; they are not shown.
 		fp := fieldPlan{index: i, name: f.Name, exported: f.IsExported()}
-		isColor := f.Type.Kind() != reflect.Interface && f.Type.Implements(colorType)
+		c := isColor(f.Type)
 		switch {
-		case isColor && fp.exported:
+		case c && fp.exported:
 			fp.color = true
-		case f.Type.Kind() == reflect.Struct && !isColor:
+		case f.Type.Kind() == reflect.Struct && !c:
 			// A struct type cannot contain itself, so this ends.
 			fp.sub = planOf(f.Type)
 		}

@@ -1,9 +1,10 @@
 package arcache
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"reflect"
 	"runtime"
 	"slices"
@@ -30,15 +31,29 @@ const (
 // Key returns the key Provide would use for fn and args.
 func Key[A any, I image.Image](fn func(A) (I, error), args A, opts ...ProvideOption) (string, error) {
 	if fn == nil {
-		return "", fmt.Errorf("arcache: Key: nil constructor")
+		return "", errors.New("arcache: key: nil constructor")
 	}
 	po := mergeOptions(opts)
-	info := infoOf(fn, po.name)
-	h, err := argsHash(info, &args, po.exclude)
-	if err != nil {
-		return "", err
+	return keyFor(infoOf(fn, po.name), &args, po)
+}
+
+// KeyContext returns the key ProvideContext would use for fn and args.
+func KeyContext[A any, I image.Image](fn func(context.Context, A) (I, error), args A, opts ...ProvideOption) (string, error) {
+	if fn == nil {
+		return "", errors.New("arcache: key: nil constructor")
 	}
-	return info.key(args, po.exclude, h), nil
+	po := mergeOptions(opts)
+	return keyFor(infoOfContext(fn, po.name), &args, po)
+}
+
+// keyFor is Key: one walk over args gives both the hash and the words.
+func keyFor[A any](info *fnInfo, args *A, po ProvideOption) (string, error) {
+	w := info.newWords(po.exclude)
+	h, err := encodeArgs(info, args, po.exclude, w)
+	if err != nil {
+		return "", fmt.Errorf("arcache: key for %s: %w", info.short, err)
+	}
+	return info.format(w, h), nil
 }
 
 // ValidKey reports whether key is slug-safe: 1 to MaxKeyLen bytes, each
@@ -98,6 +113,9 @@ type fnInfo struct {
 	// plan is the field plan of the argument type when it is a struct,
 	// so that hits need not look it up.
 	plan *structPlan
+	// iface: the argument type is an interface, which key, given the
+	// arguments as an any, could not tell from the type of the value held.
+	iface bool
 }
 
 type nameKey struct {
@@ -115,6 +133,17 @@ var (
 
 // infoOf returns the identity of fn, or of the name given with Name.
 func infoOf[A any, I image.Image](fn func(A) (I, error), name string) *fnInfo {
+	return infoFor[A](reflect.ValueOf(fn).Pointer(), name)
+}
+
+// infoOfContext is infoOf for a constructor that takes a context.
+func infoOfContext[A any, I image.Image](fn func(context.Context, A) (I, error), name string) *fnInfo {
+	return infoFor[A](reflect.ValueOf(fn).Pointer(), name)
+}
+
+// infoFor returns the identity of the function at pc taking arguments of
+// type A, or of the name given with Name.
+func infoFor[A any](pc uintptr, name string) *fnInfo {
 	if name != "" {
 		k := nameKey{name, reflect.TypeFor[A]()}
 		if info, ok := infoByName.Load(k); ok {
@@ -123,7 +152,6 @@ func infoOf[A any, I image.Image](fn func(A) (I, error), name string) *fnInfo {
 		info, _ := infoByName.LoadOrStore(k, newInfo("name:"+name, name, k.args))
 		return info.(*fnInfo)
 	}
-	pc := reflect.ValueOf(fn).Pointer()
 	if info, ok := infoByPC.load(pc); ok {
 		return info
 	}
@@ -139,8 +167,8 @@ func newInfo(id, short string, args reflect.Type) *fnInfo {
 	if s == "" {
 		s = "fn"
 	}
-	info := &fnInfo{id: id, short: s, seed: hashString(0x616263, id)}
-	if args.Kind() == reflect.Struct && !args.Implements(colorType) {
+	info := &fnInfo{id: id, short: s, seed: hashString(0x616263, id), iface: args.Kind() == reflect.Interface}
+	if args.Kind() == reflect.Struct && !isColor(args) {
 		info.plan = planOf(args)
 	}
 	return info
@@ -160,17 +188,36 @@ func shortName(full string) string {
 // argsHash returns the hash of the constructor identity and the exact
 // argument values. It is the hit path: it builds no strings.
 func argsHash[A any](info *fnInfo, args *A, exclude []string) (uint64, error) {
+	return encodeArgs(info, args, exclude, nil)
+}
+
+// encodeArgs encodes *args and returns their hash; w, when not nil,
+// receives the words of the readable part from the same walk.
+func encodeArgs[A any](info *fnInfo, args *A, exclude []string, w *words) (uint64, error) {
+	e := &encoder{exclude: exclude}
+	if w != nil {
+		e = newWordsEncoder(exclude, w)
+	}
 	// The reflect.Value of args would otherwise make every call move args
-	// to the heap. appendValue only reads through it and keeps nothing
+	// to the heap. The encoder only reads through it and keeps nothing
 	// once it returns, as strings.Builder's use of the same trick does.
 	v := reflect.ValueOf((*A)(noescape(unsafe.Pointer(args)))).Elem()
+	if v.Kind() == reflect.Interface {
+		if !info.iface {
+			v = v.Elem() // arguments that key was given as an any
+		} else {
+			// The readable part has always started at the value the
+			// interface holds, one level down.
+			w.deeper(-1)
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	var b []byte
 	var err error
 	if info.plan != nil {
-		b, err = appendStruct((*bp)[:0], v, info.plan, exclude, 0)
+		b, err = e.appendStruct((*bp)[:0], v, info.plan, 0)
 	} else {
-		b, err = appendValue((*bp)[:0], v, exclude, 0)
+		b, err = e.appendValue((*bp)[:0], v, 0)
 	}
 	h := hashBytes(info.seed, b)
 	if cap(b) <= 64<<10 {
@@ -184,7 +231,7 @@ func argsHash[A any](info *fnInfo, args *A, exclude []string) (uint64, error) {
 // move a stack buffer to the heap on every call.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-// noescape hides p from escape analysis; see argsHash.
+// noescape hides p from escape analysis; see encodeArgs.
 //
 //go:nosplit
 func noescape(p unsafe.Pointer) unsafe.Pointer {
@@ -192,12 +239,24 @@ func noescape(p unsafe.Pointer) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&x))
 }
 
-// key builds the whole key: readable part, "-", hash.
+// key builds the whole key of args, whose hash is h: readable part, "-",
+// hash. Only misses build it.
 func (info *fnInfo) key(args any, exclude []string, h uint64) string {
-	var r strings.Builder
-	r.WriteString(info.short)
-	readable(&r, reflect.ValueOf(args), exclude, 0)
-	slug := Slugify(r.String(), false)
+	w, _ := info.readable(args, exclude) // args gave h: they can be keyed
+	return info.format(w, h)
+}
+
+// readable walks args, a value of the constructor's argument type, for
+// the words of its key. It fails where argsHash fails: it is the same walk.
+func (info *fnInfo) readable(args any, exclude []string) (*words, error) {
+	w := info.newWords(exclude)
+	_, err := encodeArgs(info, &args, exclude, w)
+	return w, err
+}
+
+// format slugs the words and appends the hash.
+func (info *fnInfo) format(w *words, h uint64) string {
+	slug := Slugify(w.b.String(), false)
 	if len(slug) > MaxKeyLen-hashLen-1 {
 		slug = slug[:MaxKeyLen-hashLen-1]
 		if i := strings.LastIndexByte(slug, '-'); i > len(info.short) {
@@ -217,73 +276,76 @@ func (info *fnInfo) key(args any, exclude []string, h uint64) string {
 	return slug + "-" + string(hex[:])
 }
 
-// readable writes the words of v that a person would want to see in a key:
-// field names and short values. Only misses build it.
-func readable(w *strings.Builder, v reflect.Value, exclude []string, depth int) {
-	if depth > maxDepth || w.Len() > 2*MaxKeyLen {
-		return
+// durationType is shown as a duration, which a count of nanoseconds would
+// hide.
+var durationType = reflect.TypeFor[time.Duration]()
+
+// words is the readable part of a key as the encoder writes it: the
+// constructor's short name, then field names and short values, which a
+// person would want to see in a key.
+type words struct {
+	b       strings.Builder
+	exclude []string // top-level names the words leave out
+	shift   int      // the words' depth of nesting less the encoder's
+}
+
+func (info *fnInfo) newWords(exclude []string) *words {
+	w := &words{exclude: exclude}
+	w.b.WriteString(info.short)
+	return w
+}
+
+// shows reports whether a value depth levels down shows in the words: it
+// does not when nested too deeply, or when the words are long enough
+// already (the slug is cut to fit MaxKeyLen anyway).
+func (w *words) shows(depth int) bool {
+	return depth+w.shift <= maxDepth && w.b.Len() <= 2*MaxKeyLen
+}
+
+// excluded reports whether the field or map key name, depth levels down,
+// is left out of the words.
+func (w *words) excluded(depth int, name string) bool {
+	return depth+w.shift == 0 && slices.Contains(w.exclude, name)
+}
+
+// deeper counts n more levels of nesting for the words than for the
+// encoder.
+func (w *words) deeper(n int) {
+	if w != nil {
+		w.shift += n
 	}
-	word := func(s string) {
-		if len(s) <= maxValueLen {
-			w.WriteByte(' ')
-			w.WriteString(s)
-		}
-	}
-	if !v.IsValid() {
-		return
-	}
-	t := v.Type()
-	if t == durationType {
-		word(time.Duration(v.Int()).String())
-		return
-	}
-	if t.Kind() != reflect.Interface && t.Implements(colorType) && v.CanInterface() {
-		r, g, b, a := v.Interface().(color.Color).RGBA()
-		word(fmt.Sprintf("%02x%02x%02x%02x", r>>8, g>>8, b>>8, a>>8))
-		return
-	}
+}
+
+// scalar writes the word of v when it is a boolean, a number or a string;
+// values of other kinds write their own words, or none.
+func (w *words) scalar(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Bool:
-		word(strconv.FormatBool(v.Bool()))
+		w.word(strconv.FormatBool(v.Bool()))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		word(strconv.FormatInt(v.Int(), 10))
+		if v.Type() == durationType {
+			w.word(time.Duration(v.Int()).String())
+		} else {
+			w.word(strconv.FormatInt(v.Int(), 10))
+		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		word(strconv.FormatUint(v.Uint(), 10))
+		w.word(strconv.FormatUint(v.Uint(), 10))
 	case reflect.Float32, reflect.Float64:
-		word(strconv.FormatFloat(v.Float(), 'g', -1, 64))
+		w.word(strconv.FormatFloat(v.Float(), 'g', -1, 64))
 	case reflect.String:
-		word(v.String())
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return
-		}
-		for i := range v.Len() {
-			readable(w, v.Index(i), nil, depth+1)
-		}
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			readable(w, v.Elem(), nil, depth+1)
-		}
-	case reflect.Struct:
-		for _, f := range planOf(t).fields {
-			if !f.exported || depth == 0 && slices.Contains(exclude, f.name) {
-				continue
-			}
-			w.WriteByte(' ')
-			w.WriteString(f.name)
-			readable(w, v.Field(f.index), nil, depth+1)
-		}
-	case reflect.Map:
-		keys := v.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int {
-			return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
-		})
-		for _, k := range keys {
-			if depth == 0 && k.Kind() == reflect.String && slices.Contains(exclude, k.String()) {
-				continue
-			}
-			readable(w, k, nil, depth+1)
-			readable(w, v.MapIndex(k), nil, depth+1)
-		}
+		w.word(v.String())
 	}
+}
+
+// word writes a value; one too long to read is left to the hash.
+func (w *words) word(s string) {
+	if len(s) <= maxValueLen {
+		w.b.WriteByte(' ')
+		w.b.WriteString(s)
+	}
+}
+
+func (w *words) name(s string) {
+	w.b.WriteByte(' ')
+	w.b.WriteString(s)
 }

@@ -134,6 +134,9 @@ func crashLoad(t *testing.T, bin, errDir string) *SlugCache {
 	c := newTestCache(t, func(cfg *Config) {
 		cfg.BinFile = bin
 		cfg.ErrorDir = errDir
+		// The Load below is the one under test: a preload at New would
+		// quarantine a damaged file before it could see the damage.
+		cfg.Preload = false
 	})
 	if err := c.Load(); err != nil {
 		t.Fatalf("Load: %v (ErrCorrupt: %v)", err, errors.Is(err, ErrCorrupt))
@@ -412,6 +415,9 @@ func crashSaveForever(t *testing.T, spec string) {
 	c := newTestCache(t, func(cfg *Config) {
 		cfg.BinFile = filepath.Join(dir, crashBinName)
 		cfg.ErrorDir = filepath.Join(dir, "child-errors")
+		// Generation gen alone: preloading the file an earlier child
+		// left would add its generation to this one.
+		cfg.Preload = false
 	})
 	crashFill(t, c, "gen", gen, crashImages)
 	fmt.Println("CRASH built")
@@ -520,6 +526,7 @@ func crashSaveTogether(t *testing.T, spec string) {
 	c := newTestCache(t, func(cfg *Config) {
 		cfg.BinFile = filepath.Join(dir, crashBinName)
 		cfg.ErrorDir = filepath.Join(dir, "child-errors")
+		cfg.Preload = false // its own set alone, whichever child starts first
 	})
 	crashFill(t, c, "proc", id, crashPairImgs)
 

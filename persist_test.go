@@ -18,13 +18,15 @@ import (
 )
 
 // persistentCache returns a cache whose bin file, cache_dir and error_dir
-// are in dir.
+// are in dir. It loads nothing when made, unless edit sets Preload, so
+// that tests call Load and Refresh themselves.
 func persistentCache(t testing.TB, dir string, edit func(*Config), opts ...Option) *SlugCache {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.CacheDir = filepath.Join(dir, "cache")
 	cfg.BinFile = filepath.Join(dir, "cache.bin")
 	cfg.ErrorDir = filepath.Join(dir, "errors")
+	cfg.Preload = false
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -365,7 +367,7 @@ func TestClearPersistent(t *testing.T) {
 
 func TestDebugImagesWritesEveryImage(t *testing.T) {
 	dir := t.TempDir()
-	c := persistentCache(t, dir, func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = "" })
+	c := persistentCache(t, dir, func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = NoBinFile })
 	for i := range 50 {
 		_, err := Provide(c, func(n int) (*image.Gray, error) {
 			return fill(image.NewGray(image.Rect(0, 0, 5, 5)), n).(*image.Gray), nil
@@ -392,7 +394,7 @@ func TestDebugImagesWritesEveryImage(t *testing.T) {
 
 func TestDebugWriterOverflowIsMadeUpAtFlush(t *testing.T) {
 	dir := t.TempDir()
-	c := persistentCache(t, dir, func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = "" })
+	c := persistentCache(t, dir, func(cfg *Config) { cfg.DebugImages = true; cfg.BinFile = NoBinFile })
 	c.debug.mu.Lock()
 	c.debug.limit = 4
 	c.debug.mu.Unlock()

@@ -1,6 +1,7 @@
 package arcache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -17,7 +18,7 @@ type ProvideOption struct {
 }
 
 // NoCache makes Provide call the constructor and return its image without
-// looking in the cache or storing anything (arcache's no_cache).
+// looking in the cache or storing anything.
 func NoCache() ProvideOption { return ProvideOption{noCache: true} }
 
 // Debug logs the call's key, whether it hit, and how long it took, at
@@ -33,7 +34,7 @@ func Debug() ProvideOption { return ProvideOption{debug: true} }
 func Name(name string) ProvideOption { return ProvideOption{name: name} }
 
 // Exclude leaves the named struct fields or map keys of the arguments out
-// of the key (arcache's exclude); the constructor still receives them.
+// of the key; the constructor still receives them.
 // It applies to the top level of the arguments. A struct field tagged
 // `arcache:"-"` is always left out.
 func Exclude(names ...string) ProvideOption { return ProvideOption{exclude: names} }
@@ -57,7 +58,7 @@ func mergeOptions(opts []ProvideOption) ProvideOption {
 // Provide returns the image fn makes from args, building it at most once.
 //
 // The result is cached under a key made from fn's name and the values of
-// args (see Key). On a hit fn is not called. On a miss fn is called once,
+// args (see [Key]). On a hit fn is not called. On a miss fn is called once,
 // however many goroutines ask for the key at the same time, and they all
 // receive its result. An error, a panic or a nil image from fn is returned
 // to every one of them, wrapped with the key, and nothing is cached. An
@@ -65,49 +66,104 @@ func mergeOptions(opts []ProvideOption) ProvideOption {
 func Provide[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, opts ...ProvideOption) (I, error) {
 	var zero I
 	if fn == nil {
-		return zero, errors.New("arcache: Provide: nil constructor")
+		return zero, errors.New("arcache: provide: nil constructor")
 	}
 	po := mergeOptions(opts)
 	if po.noCache {
-		img, err := build(fn, args)
+		img, err := build(context.Background(), dropContext(fn), args)
 		if err != nil {
 			return zero, fmt.Errorf("arcache: build %s: %w", infoOf(fn, po.name).short, err)
 		}
 		return img, nil
 	}
+	info := infoOf(fn, po.name)
+	start := po.startTime()
+	img, h, ok, err := lookupArgs[A, I](c, info, &args, po, start)
+	if ok || err != nil {
+		return img, err
+	}
+	return provideMiss(context.Background(), c, dropContext(fn), args, info, h, po, start)
+}
+
+// ProvideContext is [Provide] for constructors that wait on something: an
+// HTTP origin, a file, a GPU. A caller whose ctx ends stops waiting at once
+// and gets an error matching ctx.Err(); the build goes on for the other
+// callers waiting for the same key, and is stored when it succeeds.
+//
+// fn's context carries the values of the ctx of the call that started the
+// build, but not its deadline or cancellation: it is cancelled only when
+// every caller waiting for the build has gone, and a build so cancelled
+// stores nothing. A hit never looks at ctx.
+func ProvideContext[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, opts ...ProvideOption) (I, error) {
+	var zero I
+	if fn == nil {
+		return zero, errors.New("arcache: provide: nil constructor")
+	}
+	po := mergeOptions(opts)
+	if po.noCache {
+		img, err := build(ctx, fn, args)
+		if err != nil {
+			return zero, fmt.Errorf("arcache: build %s: %w", infoOfContext(fn, po.name).short, err)
+		}
+		return img, nil
+	}
+	info := infoOfContext(fn, po.name)
+	start := po.startTime()
+	img, h, ok, err := lookupArgs[A, I](c, info, &args, po, start)
+	if ok || err != nil {
+		return img, err
+	}
+	return provideMiss(ctx, c, fn, args, info, h, po, start)
+}
+
+// dropContext adapts a constructor without a context; only misses call
+// it, so that a hit allocates nothing.
+func dropContext[A any, I image.Image](fn func(A) (I, error)) func(context.Context, A) (I, error) {
+	return func(_ context.Context, a A) (I, error) { return fn(a) }
+}
+
+func (po *ProvideOption) startTime() time.Time {
+	if po.debug {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// lookupArgs is the hit path: it hashes args and looks the hash up,
+// building no string. It reports ok on a hit, and returns the hash for
+// the miss path.
+func lookupArgs[A any, I image.Image](c *SlugCache, info *fnInfo, args *A, po ProvideOption, start time.Time) (img I, h uint64, ok bool, err error) {
 	if c == nil {
-		return zero, errors.New("arcache: Provide: nil cache")
+		return img, 0, false, errors.New("arcache: provide: nil cache")
 	}
 	if c.closed.Load() {
-		return zero, ErrClosed
+		return img, 0, false, fmt.Errorf("arcache: provide %s: %w", info.short, ErrClosed)
 	}
-	var start time.Time
-	if po.debug {
-		start = time.Now()
-	}
-	info := infoOf(fn, po.name)
-	h, err := argsHash(info, &args, po.exclude)
+	h, err = argsHash(info, args, po.exclude)
 	if err != nil {
-		return zero, fmt.Errorf("arcache: key for %s: %w", info.short, err)
+		return img, 0, false, fmt.Errorf("arcache: key for %s: %w", info.short, err)
 	}
-	if img, ok := c.lookup(h); ok {
-		if i, ok := img.(I); ok {
+	if e, found := c.lookup(h); found {
+		if i, isI := e.(I); isI {
 			c.hits.Add(1)
 			if po.debug {
-				c.log.Debug("arcache: hit", "key", info.key(args, po.exclude, h), "took", time.Since(start))
+				c.log.Debug("arcache: hit", "key", info.key(*args, po.exclude, h), "took", time.Since(start))
 			}
-			return i, nil
+			return i, h, true, nil
 		}
 	}
 	c.misses.Add(1)
-	return provideMiss(c, fn, args, info, h, po, start)
+	return img, h, false, nil
 }
 
 // provideMiss builds the key's image once for all concurrent callers.
-func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, info *fnInfo, h uint64, po ProvideOption, start time.Time) (I, error) {
+func provideMiss[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, info *fnInfo, h uint64, po ProvideOption, start time.Time) (I, error) {
 	var zero I
 	key := info.key(args, po.exclude, h)
-	v, err, _ := c.group.Do(key, func() (any, error) {
+	if err := ctx.Err(); err != nil {
+		return zero, fmt.Errorf("arcache: provide %s: %w", key, err)
+	}
+	v, err := c.flights.do(ctx, key, func(bctx context.Context) (any, error) {
 		// A flight that ended just before this one began may have
 		// stored the image already.
 		if img, ok := c.lookup(h); ok {
@@ -115,9 +171,13 @@ func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args
 				return i, nil
 			}
 		}
-		img, err := countedBuild(c, fn, args, key)
+		img, err := countedBuild(bctx, c, fn, args, key)
 		if err != nil {
 			return nil, err
+		}
+		if bctx.Err() != nil {
+			// Every caller has gone; the image may be half made.
+			return nil, fmt.Errorf("arcache: build %s: %w", key, context.Cause(bctx))
 		}
 		if err := c.store(h, key, img); err != nil {
 			return nil, fmt.Errorf("arcache: store %s: %w", key, err)
@@ -128,20 +188,23 @@ func provideMiss[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args
 		c.log.Debug("arcache: miss", "key", key, "took", time.Since(start), "err", err)
 	}
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return zero, fmt.Errorf("arcache: provide %s: %w", key, err)
+		}
 		return zero, err
 	}
 	if i, ok := v.(I); ok {
 		return i, nil
 	}
 	// Another call under the same key wanted another type: build ours.
-	return countedBuild(c, fn, args, key)
+	return countedBuild(ctx, c, fn, args, key)
 }
 
 // countedBuild is Provide's call of fn, counted in c's stats; its errors
 // name key.
-func countedBuild[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, key string) (I, error) {
+func countedBuild[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, key string) (I, error) {
 	c.builds.Add(1)
-	img, err := build(fn, args)
+	img, err := build(ctx, fn, args)
 	if err != nil {
 		c.buildErrors.Add(1)
 		return img, fmt.Errorf("arcache: build %s: %w", key, err)
@@ -150,7 +213,7 @@ func countedBuild[A any, I image.Image](c *SlugCache, fn func(A) (I, error), arg
 }
 
 // build calls fn, turning a panic or a nil image into an error.
-func build[A any, I image.Image](fn func(A) (I, error), args A) (img I, err error) {
+func build[A any, I image.Image](ctx context.Context, fn func(context.Context, A) (I, error), args A) (img I, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			var zero I
@@ -162,7 +225,7 @@ func build[A any, I image.Image](fn func(A) (I, error), args A) (img I, err erro
 			}
 		}
 	}()
-	img, err = fn(args)
+	img, err = fn(ctx, args)
 	if err == nil && isNil(img) {
 		err = ErrNilImage
 	}

@@ -18,7 +18,7 @@ func newTestCache(t testing.TB, edit func(*Config), opts ...Option) *SlugCache {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.CacheDir = t.TempDir()
-	cfg.BinFile = ""
+	cfg.BinFile = NoBinFile
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -7,6 +7,7 @@ import (
 	_ "image/gif" // Refresh reads these formats
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -46,23 +47,34 @@ func (f *importedFile) remove(log *slog.Logger) {
 	}
 }
 
-// Refresh imports the images in cache_dir whose key, the file name without
+// Refresh imports the images in CacheDir whose key, the file name without
 // its extension, is not in the cache: PNG, JPEG, GIF, BMP, TIFF and WebP.
 // It reads each file's header first and refuses images of more than
-// max_image_pixels without decoding them.
+// MaxImagePixels without decoding them.
 //
-// A file that cannot be read, or is refused, is moved to error_dir and
-// logged, and its key maps to ErrorImage, as arcache did: Get returns the
-// placeholder, while Provide rebuilds the image. Subdirectories, other
-// files and names that are not keys are skipped.
+// A file that cannot be read, or is refused, is moved to ErrorDir and
+// logged, and its key maps to [ErrorImage]: Get returns the placeholder,
+// while Provide rebuilds the image. Refresh goes on past such files and
+// returns their errors joined, matching ErrCorrupt or ErrTooLarge.
+// Subdirectories, other files and names that are not keys are skipped.
 //
-// Without debug_images, an imported file is removed from cache_dir once a
+// Without DebugImages, an imported file is removed from CacheDir once a
 // Save holds its image; resave saves at once. Refresh returns how many
 // images it imported.
 func (c *SlugCache) Refresh(resave bool) (int, error) {
 	if c.closed.Load() {
-		return 0, ErrClosed
+		return 0, fmt.Errorf("arcache: refresh: %w", ErrClosed)
 	}
+	n, refused, err := c.refresh(resave)
+	if err == nil && refused != nil {
+		err = fmt.Errorf("arcache: refresh %s: %w", c.cfg.CacheDir, refused)
+	}
+	return n, err
+}
+
+// refresh is Refresh. It returns the errors of the files it refused apart
+// from those that stopped it, so that New can start despite the former.
+func (c *SlugCache) refresh(resave bool) (n int, refused, err error) {
 	c.flushDebug()
 	// One Refresh at a time, so that two never import, or quarantine, one
 	// file twice.
@@ -71,9 +83,9 @@ func (c *SlugCache) Refresh(resave bool) (int, error) {
 	dir := c.cfg.CacheDir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("arcache: refresh %s: %w", dir, err)
+		return 0, nil, fmt.Errorf("arcache: refresh %s: %w", dir, err)
 	}
-	n := 0
+	var errs []error
 	for _, de := range entries {
 		name := de.Name()
 		ext := filepath.Ext(name)
@@ -90,38 +102,53 @@ func (c *SlugCache) Refresh(resave bool) (int, error) {
 		case c.holds(key):
 			continue
 		}
-		if c.importFile(key, filepath.Join(dir, name)) {
+		imported, err := c.importFile(key, filepath.Join(dir, name))
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return n, errors.Join(errs...), fmt.Errorf("arcache: refresh %s: %w", dir, err)
+			}
+			errs = append(errs, err)
+		}
+		if imported {
 			n++
 		}
 	}
 	if resave {
 		if err := c.Save(); err != nil {
-			return n, err
+			return n, errors.Join(errs...), err
 		}
 	}
-	return n, nil
+	return n, errors.Join(errs...), nil
 }
 
 // importFile stores the image at path under key, or quarantines the file
-// and stores a placeholder. It reports whether the image was imported.
-func (c *SlugCache) importFile(key, path string) bool {
+// and stores a placeholder. It reports whether the image was imported,
+// and why the file was refused.
+func (c *SlugCache) importFile(key, path string) (bool, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false // gone since the directory was read: nothing to do
+		return false, nil // gone since the directory was read: nothing to do
 	}
-	img, cfg, err := decodeFile(path, c.cfg.MaxImagePixels)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false
+	var img image.Image
+	var cfg image.Config
+	if err == nil {
+		img, cfg, err = decodeFile(path, c.cfg.MaxImagePixels)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
 	}
 	if err == nil {
 		src := &importedFile{path: path, size: fi.Size(), modTime: fi.ModTime()}
 		kept, err := c.storeEntry(keyIndex(key), &entry{key: key, img: img, src: src})
-		if err != nil || !kept {
+		if err != nil {
+			return false, err
+		}
+		if !kept {
 			c.log.Info("arcache: refresh did not keep an image larger than max_bytes", "path", path)
-			return false
+			return false, nil
 		}
 		c.imported.Add(1)
-		return true
+		return true, nil
 	}
 	moved, qerr := fsutil.Quarantine(path, c.cfg.ErrorDir)
 	if qerr != nil {
@@ -135,7 +162,7 @@ func (c *SlugCache) importFile(key, path string) bool {
 		w, h = min(cfg.Width, 256), min(cfg.Height, 256)
 	}
 	c.storePlaceholder(key, ErrorImage(w, h))
-	return false
+	return false, err
 }
 
 // decodeFile decodes the image at path after checking, from its header
@@ -145,7 +172,7 @@ func decodeFile(path string, maxPixels int64) (img image.Image, cfg image.Config
 		// Decoders are meant never to panic; a file must not take the
 		// program down if one does.
 		if r := recover(); r != nil {
-			img, err = nil, fmt.Errorf("%w: %s: decoder panicked: %v", ErrCorrupt, path, r)
+			img, err = nil, fmt.Errorf("%s: %w: decoder panicked: %v", path, ErrCorrupt, r)
 		}
 	}()
 	f, err := os.Open(path)
@@ -155,18 +182,18 @@ func decodeFile(path string, maxPixels int64) (img image.Image, cfg image.Config
 	defer f.Close()
 	cfg, format, err := image.DecodeConfig(f)
 	if err != nil {
-		return nil, cfg, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		return nil, cfg, fmt.Errorf("%s: %w: %w", path, ErrCorrupt, err)
 	}
 	if cfg.Width < 0 || cfg.Height < 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels ||
 		cfg.Height > 0 && int64(cfg.Width) > maxPixels/int64(cfg.Height) {
-		return nil, cfg, fmt.Errorf("%w: %s: %dx%d %s has more than %d pixels", ErrTooLarge, path, cfg.Width, cfg.Height, format, maxPixels)
+		return nil, cfg, fmt.Errorf("%s: %w: %dx%d %s has more than %d pixels", path, ErrTooLarge, cfg.Width, cfg.Height, format, maxPixels)
 	}
-	if _, err := f.Seek(0, 0); err != nil {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, cfg, err
 	}
 	img, _, err = image.Decode(f)
 	if err != nil {
-		return nil, cfg, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		return nil, cfg, fmt.Errorf("%s: %w: %w", path, ErrCorrupt, err)
 	}
 	return img, cfg, nil
 }

@@ -158,6 +158,7 @@ func reloaded(t *testing.T, bin string) *SlugCache {
 	d := newTestCache(t, func(cfg *Config) {
 		cfg.BinFile = bin
 		cfg.ErrorDir = filepath.Join(t.TempDir(), "errors")
+		cfg.Preload = false // the Load below is the one checked
 	})
 	if err := d.Load(); err != nil {
 		t.Fatalf("Load %s: %v", bin, err)
@@ -205,6 +206,29 @@ func checkPlaceholder(t *testing.T, img image.Image) {
 	}
 	if c := m.NRGBAAt(b.Dx()/2, b.Dy()/2); c != want.NRGBAAt(b.Dx()/2, b.Dy()/2) {
 		t.Fatalf("centre pixel %v is not ErrorImage's", c)
+	}
+}
+
+// checkRefused fails unless err is Refresh's error for the files it
+// refused in dir: it names dir and every file, once with the package
+// name, and matches ErrCorrupt and ErrTooLarge as want says.
+func checkRefused(t *testing.T, err error, dir string, corrupt, tooLarge bool, files ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Refresh returned no error for the refused %q", files)
+	}
+	if errors.Is(err, ErrCorrupt) != corrupt || errors.Is(err, ErrTooLarge) != tooLarge {
+		t.Errorf("Refresh: %v; matches ErrCorrupt %v (want %v), ErrTooLarge %v (want %v)",
+			err, errors.Is(err, ErrCorrupt), corrupt, errors.Is(err, ErrTooLarge), tooLarge)
+	}
+	msg := err.Error()
+	if prefix := "arcache: refresh " + dir + ": "; !strings.HasPrefix(msg, prefix) || strings.Count(msg, "arcache:") != 1 {
+		t.Errorf("Refresh: %q; want it to start with %q and name the package once", msg, prefix)
+	}
+	for _, f := range files {
+		if !strings.Contains(msg, f) {
+			t.Errorf("Refresh: %q does not name %s", msg, f)
+		}
 	}
 }
 
@@ -320,8 +344,9 @@ func TestRefreshQuarantinesUnreadableFiles(t *testing.T) {
 		maxPixels     int64  // 0: the default
 		wantLog       string // in the logged error
 		notLog        string
+		corrupt       bool // Refresh's error matches ErrCorrupt; else ErrTooLarge
 	}{
-		{name: "truncated", fixture: "truncated.png", wantLog: ErrCorrupt.Error(), notLog: ErrTooLarge.Error()},
+		{name: "truncated", fixture: "truncated.png", wantLog: ErrCorrupt.Error(), notLog: ErrTooLarge.Error(), corrupt: true},
 		{name: "huge", fixture: "huge.png", wantLog: ErrTooLarge.Error(), notLog: ErrCorrupt.Error()},
 		// 24×16 is 384 pixels: one over the limit is refused.
 		{name: "over max_image_pixels", fixture: "sample-png.png", maxPixels: 383, wantLog: ErrTooLarge.Error(), notLog: ErrCorrupt.Error()},
@@ -340,9 +365,10 @@ func TestRefreshQuarantinesUnreadableFiles(t *testing.T) {
 
 			start := time.Now()
 			n, err := c.Refresh(false)
-			if n != 0 || err != nil {
-				t.Fatalf("Refresh = %d, %v; want 0, nil", n, err)
+			if n != 0 {
+				t.Fatalf("Refresh = %d, %v; want 0", n, err)
 			}
+			checkRefused(t, err, dir, tt.corrupt, !tt.corrupt, tt.fixture)
 			checkQuarantined(t, dir, errDir, tt.fixture, tt.fixture, start)
 			if s := c.Stats(); s.Quarantined != 1 || s.Imported != 0 || s.Entries != 1 {
 				t.Errorf("stats = %+v, want 1 quarantined, 0 imported, 1 entry", s)
@@ -465,9 +491,12 @@ func TestRefreshPlaceholderIsRebuiltByProvide(t *testing.T) {
 			}
 			c := refreshCache(t, true, nil)
 			copyRefreshFixture(t, c.Config().CacheDir, fixture, key+".png")
-			if n, err := c.Refresh(false); n != 0 || err != nil {
-				t.Fatalf("Refresh = %d, %v; want 0, nil", n, err)
+			n, err := c.Refresh(false)
+			if n != 0 {
+				t.Fatalf("Refresh = %d, %v; want 0", n, err)
 			}
+			corrupt := fixture == "truncated.png"
+			checkRefused(t, err, c.Config().CacheDir, corrupt, !corrupt, key+".png")
 			if c.Stats().Quarantined != 1 {
 				t.Fatalf("stats = %+v, want 1 quarantined", c.Stats())
 			}
@@ -607,7 +636,7 @@ func TestRefreshRemovesFilesOnlyAfterASave(t *testing.T) {
 		wantGone    bool // the files leave cache_dir on Save
 	}{
 		{name: "bin file", wantGone: true},
-		{name: "no bin file", edit: func(t *testing.T, cfg *Config) { cfg.BinFile = "" }},
+		{name: "no bin file", edit: func(t *testing.T, cfg *Config) { cfg.BinFile = NoBinFile }},
 		{name: "debug images", edit: func(t *testing.T, cfg *Config) { cfg.DebugImages = true }},
 		{name: "failed save", edit: func(t *testing.T, cfg *Config) { cfg.BinFile = unwritableBin(t) }, wantSaveErr: true},
 	}
@@ -641,7 +670,11 @@ func TestRefreshRemovesFilesOnlyAfterASave(t *testing.T) {
 			} else if !slices.Equal(got, files) {
 				t.Errorf("after Save cache_dir holds %q, want %q", got, files)
 			}
-			if bin := c.Config().BinFile; bin != "" && !tt.wantSaveErr {
+			bin := c.Config().BinFile
+			if (bin == NoBinFile) != (tt.name == "no bin file") {
+				t.Fatalf("Config().BinFile = %q", bin)
+			}
+			if bin != NoBinFile && !tt.wantSaveErr {
 				d := reloaded(t, bin)
 				for i, sm := range refreshSamples {
 					img, ok := d.Get(sm.key)
@@ -768,9 +801,11 @@ func TestRefreshResave(t *testing.T) {
 func TestRefreshDoesNotSavePlaceholders(t *testing.T) {
 	c := refreshCache(t, true, nil)
 	copyRefreshFixtures(t, c.Config().CacheDir, "truncated.png", "huge.png", "sample-png.png")
-	if n, err := c.Refresh(false); n != 1 || err != nil {
-		t.Fatalf("Refresh = %d, %v; want 1, nil", n, err)
+	n, err := c.Refresh(false)
+	if n != 1 {
+		t.Fatalf("Refresh = %d, %v; want 1", n, err)
 	}
+	checkRefused(t, err, c.Config().CacheDir, true, true, "truncated.png", "huge.png")
 	if s := c.Stats(); s.Entries != 3 || s.Quarantined != 2 {
 		t.Fatalf("stats = %+v, want 3 entries, 2 quarantined", s)
 	}
@@ -811,9 +846,20 @@ func TestRefreshMissingOrBadCacheDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c = refreshCache(t, false, func(cfg *Config) { cfg.CacheDir = file })
+	c = refreshCache(t, false, func(cfg *Config) { cfg.CacheDir = file; cfg.Preload = false })
 	if n, err := c.Refresh(false); n != 0 || err == nil || !strings.Contains(err.Error(), file) {
 		t.Errorf("Refresh of a cache_dir that is a file = %d, %v; want an error naming it", n, err)
+	} else if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTooLarge) || strings.Count(err.Error(), "arcache:") != 1 {
+		t.Errorf("Refresh of a cache_dir that is a file: %q is a refused file's error, or names the package twice", err)
+	}
+	// A directory error, unlike a refused file, stops New with Preload.
+	cfg := c.Config()
+	cfg.Preload = true
+	if d, err := New(cfg, WithLogger(nil)); err == nil || !strings.Contains(err.Error(), file) {
+		if d != nil {
+			d.Close()
+		}
+		t.Errorf("New with Preload over a cache_dir that is a file: %v; want an error naming it", err)
 	}
 }
 
@@ -843,9 +889,10 @@ func TestRefreshConcurrentWithProvide(t *testing.T) {
 	copyRefreshFixtures(t, dir, refreshSampleFiles()...)
 	copyRefreshFixtures(t, dir, "truncated.png")
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total int
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		total   int
+		refused int // Refresh calls that reported truncated.png
 	)
 	// Refresh(true) is left out: a Save that removes a file between a
 	// concurrent Refresh's listing and its read of that file makes that
@@ -853,11 +900,14 @@ func TestRefreshConcurrentWithProvide(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			n, err := c.Refresh(false)
-			if err != nil {
-				t.Errorf("Refresh: %v", err)
+			if err != nil && (!errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "truncated.png")) {
+				t.Errorf("Refresh: %v; want nil or truncated.png's ErrCorrupt", err)
 			}
 			mu.Lock()
 			total += n
+			if err != nil {
+				refused++
+			}
 			mu.Unlock()
 		})
 		wg.Go(func() {
@@ -870,6 +920,10 @@ func TestRefreshConcurrentWithProvide(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Refreshes take turns, and the first quarantines the file.
+	if refused != 1 {
+		t.Errorf("%d Refresh calls reported truncated.png, want 1", refused)
+	}
 	s := c.Stats()
 	if uint64(total) != s.Imported || total < len(refreshSamples) {
 		t.Errorf("Refresh calls returned %d in all; stats %+v", total, s)
@@ -902,9 +956,11 @@ func TestRefreshReplacesAPlaceholderWithAFixedFile(t *testing.T) {
 	c := refreshCache(t, false, nil)
 	dir := c.Config().CacheDir
 	copyRefreshFixture(t, dir, "truncated.png", "broken.png")
-	if n, err := c.Refresh(false); n != 0 || err != nil {
+	n, err := c.Refresh(false)
+	if n != 0 {
 		t.Fatalf("Refresh of a broken file = %d, %v", n, err)
 	}
+	checkRefused(t, err, dir, true, false, "broken.png")
 	img, _ := c.Get("broken")
 	checkPlaceholder(t, img)
 	copyRefreshFixture(t, dir, "sample-png.png", "broken.png")

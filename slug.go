@@ -10,8 +10,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Slugify turns s into a slug exactly as Django's slugify does, which is
-// what arcache used: the text is normalised (NFKD and folded to ASCII, or
+// Slugify turns s into a slug exactly as Django's slugify does: the text is normalised (NFKD and folded to ASCII, or
 // NFKC when allowUnicode is set), lowercased, stripped of everything but
 // letters, digits, underscores, hyphens and spaces, runs of spaces and
 // hyphens become one hyphen, and hyphens and underscores are trimmed from

@@ -17,7 +17,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,8 +108,16 @@ func run(args []string, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "wrote %s: %dx%d, %d bytes\n", *out, b.Dx(), b.Dy(), n)
 	s := c.Stats()
 	fmt.Fprintf(stdout, "constructor calls: %d (%d images loaded from %s)\n",
-		s.Builds-start.Builds, s.Imported, cmp.Or(c.Config().BinFile, "nowhere: bin_file is off"))
+		s.Builds-start.Builds, s.Imported, binFileName(c.Config()))
 	return nil
+}
+
+// binFileName names where the cache persists, for the report.
+func binFileName(cfg arcache.Config) string {
+	if cfg.BinFile == arcache.NoBinFile {
+		return "nowhere: bin_file is off"
+	}
+	return cfg.BinFile
 }
 
 type maskArgs struct{ Path string }

@@ -93,7 +93,8 @@ func TestRunWarmStart(t *testing.T) {
 // still leave the fill colours in the composite.
 func TestTintedIcon(t *testing.T) {
 	cfg := arcache.DefaultConfig()
-	cfg.BinFile = "" // keep nothing on disk
+	cfg.CacheDir = t.TempDir()
+	cfg.BinFile = arcache.NoBinFile // keep nothing on disk
 	c, err := arcache.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,9 @@
 // Command thumbnails shows the module's two caches working together. It
 // starts an HTTP origin on loopback that serves a few generated PNG and
 // JPEG images, each with its SHA-256 in the X-Checksum-Sha256 header, and
-// builds a 128×128 thumbnail of each, twice, through arcache.Provide. The
-// thumbnail's constructor gets the full image through package imagecache:
+// builds a 128×128 thumbnail of each, twice, through
+// arcache.ProvideContext. The thumbnail's constructor gets the full image
+// through package imagecache:
 // from the file cache when it holds it, otherwise from the origin,
 // streaming the body into the file cache, verified against the checksum,
 // while decoding it. So a thumbnail comes from one of three places, and
@@ -29,6 +30,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -45,6 +47,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/arcache-go/arcache"
 	"github.com/arcache-go/arcache/imagecache"
@@ -108,24 +111,24 @@ func run(args []string, stdout io.Writer) (err error) {
 	}
 	defer func() { err = errors.Join(err, files.Close()) }()
 
-	// Every path set explicitly: the defaults are relative to the working
-	// directory.
+	// The defaults are relative to the working directory; the bin file
+	// follows CacheDir, to thumbs.bin. With Preload, New loads the
+	// thumbnails saved by the last run; a damaged bin file is quarantined
+	// and logged, and the thumbnails it lost are simply built again.
 	cfg := arcache.DefaultConfig()
 	cfg.CacheDir = filepath.Join(*dir, "thumbs")
 	cfg.ErrorDir = filepath.Join(*dir, "errors")
-	cfg.BinFile = filepath.Join(*dir, "thumbs.bin")
+	cfg.Preload = !*forget
 	thumbs, err := arcache.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, thumbs.Close()) }() // saves the thumbnails
-	if !*forget {
-		// A damaged bin file is quarantined and logged by Load; the
-		// thumbnails it lost are simply built again.
-		if err := thumbs.Load(); err != nil && !errors.Is(err, arcache.ErrCorrupt) {
-			return err
-		}
-	}
+
+	// A thumbnail that waits on the origin for longer gives up; the
+	// origin is on loopback, so this never happens here.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
 	f := &fetcher{origin: org.URL, client: org.Client(), files: files}
 	fmt.Fprintf(stdout, "caches in %s\n", *dir)
@@ -135,7 +138,7 @@ func run(args []string, stdout io.Writer) (err error) {
 		for _, o := range originImages {
 			// Named, so that the key does not depend on where this
 			// method lives; its receiver only carries the plumbing.
-			img, err := arcache.Provide(thumbs, f.thumbnail, thumbArgs{ID: o.id, Size: thumbSize}, arcache.Name("thumbnail"))
+			img, err := arcache.ProvideContext(ctx, thumbs, f.thumbnail, thumbArgs{ID: o.id, Size: thumbSize}, arcache.Name("thumbnail"))
 			if err != nil {
 				return err
 			}
@@ -224,11 +227,12 @@ type thumbArgs struct {
 	Size int
 }
 
-// thumbnail is the constructor given to Provide: it runs only when the
-// thumbnail is not in memory. The image is scaled to fit a.Size×a.Size,
-// keeping its aspect ratio, centred on transparency.
-func (f *fetcher) thumbnail(a thumbArgs) (*image.RGBA, error) {
-	src, err := f.source(a.ID)
+// thumbnail is the constructor given to ProvideContext: it runs only when
+// the thumbnail is not in memory. The image is scaled to fit
+// a.Size×a.Size, keeping its aspect ratio, centred on transparency. ctx
+// ends the request to the origin once nobody waits for the thumbnail.
+func (f *fetcher) thumbnail(ctx context.Context, a thumbArgs) (*image.RGBA, error) {
+	src, err := f.source(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -247,12 +251,12 @@ func (f *fetcher) thumbnail(a thumbArgs) (*image.RGBA, error) {
 
 // source returns the decoded image id, from the file cache when it holds
 // it, otherwise from the origin.
-func (f *fetcher) source(id string) (image.Image, error) {
+func (f *fetcher) source(ctx context.Context, id string) (image.Image, error) {
 	// No IsCached first: OpenForRead's ErrNotFound says the same, and
 	// leaves no moment for a prune between the check and the open.
 	rc, err := f.files.OpenForRead(id)
 	if errors.Is(err, imagecache.ErrNotFound) {
-		return f.fromNetwork(id)
+		return f.fromNetwork(ctx, id)
 	}
 	if err != nil {
 		return nil, err
@@ -268,8 +272,12 @@ func (f *fetcher) source(id string) (image.Image, error) {
 
 // fromNetwork GETs the image and decodes it as it streams into the file
 // cache.
-func (f *fetcher) fromNetwork(id string) (image.Image, error) {
-	resp, err := f.client.Get(f.origin + "/images/" + id)
+func (f *fetcher) fromNetwork(ctx context.Context, id string) (image.Image, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.origin+"/images/"+id, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestChecksumMismatch(t *testing.T) {
 	}
 	defer files.Close()
 	f := &fetcher{origin: liar.URL, client: liar.Client(), files: files}
-	if _, err := f.source("dawn"); !errors.Is(err, imagecache.ErrChecksum) {
+	if _, err := f.source(t.Context(), "dawn"); !errors.Is(err, imagecache.ErrChecksum) {
 		t.Errorf("fetch with a wrong checksum: %v, want ErrChecksum", err)
 	}
 	if files.IsCached("dawn") {

@@ -1,6 +1,3 @@
-// Package fsutil holds the file-system steps both of arcache's packages
-// need: atomic replacement of a file, advisory locks across processes, and
-// moving files aside.
 package fsutil
 
 import (
@@ -79,8 +76,10 @@ func writeTemp(dir, base string, w *bufio.Writer, write func(w io.Writer) error,
 	return name, f.Close()
 }
 
-// TmpSuffix marks temporary files; a crash can leave them behind, and the
-// next writer, holding the lock, removes them.
+// TmpSuffix marks temporary files. A crash can leave them behind; they are
+// swept only where a writer calls RemoveStaleTemps (the bin file's, under
+// its lock). The debug PNGs' and the queue's are not: a crash leaves at
+// most one batch's or one id's worth of them.
 const TmpSuffix = ".tmp-"
 
 // RemoveStaleTemps deletes temporary files that a crashed writer of path
