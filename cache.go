@@ -31,11 +31,16 @@ type SlugCache struct {
 	flights flightGroup
 	closed  atomic.Bool
 
+	// watchers are told of every entry that leaves the LRU; Views keep
+	// their toolkit forms of images by them. Guarded by mu.
+	watchers []*watcher
+
 	hits, misses, builds, buildErrors, evictions atomic.Uint64
 	imported, quarantined                        atomic.Uint64
 }
 
-// entry is one cached image. Entries are never changed once stored.
+// entry is one cached image. Entries are never changed once stored, but
+// for gone.
 type entry struct {
 	key  string
 	img  image.Image
@@ -44,6 +49,24 @@ type entry struct {
 	// could not read: Get returns it, Provide rebuilds, Save skips it.
 	placeholder bool
 	src         *importedFile // the file Refresh read it from, if any
+	// gone is set when the entry leaves the LRU, before the watchers
+	// are told, so that a view made for it meanwhile is not kept.
+	gone atomic.Bool
+}
+
+// watcher is told, under the cache's lock, of each entry that leaves.
+type watcher struct{ left func(h uint64, e *entry) }
+
+// left is the LRU's eviction callback, which every way out of the cache
+// goes through: eviction by either bound, Remove, Clear, Close, and the
+// replacement of an entry (storeLocked removes the old one first).
+// c.mu is held.
+func (c *SlugCache) left(h uint64, e *entry) {
+	c.bytes -= e.size
+	e.gone.Store(true)
+	for _, w := range c.watchers {
+		w.left(h, e)
+	}
 }
 
 // Stats is a snapshot of a cache's counters.
@@ -79,14 +102,14 @@ func (c *SlugCache) Get(key string) (image.Image, bool) {
 
 // lookup is Get by index, for Provide's hit path. Placeholders are not
 // found.
-func (c *SlugCache) lookup(h uint64) (image.Image, bool) {
+func (c *SlugCache) lookup(h uint64) (*entry, bool) {
 	c.mu.Lock()
 	e, ok := c.lru.Get(h)
 	c.mu.Unlock()
 	if !ok || e.placeholder {
 		return nil, false
 	}
-	return e.img, true
+	return e, true
 }
 
 // Put stores img under key as the most recently used entry, replacing what
@@ -97,7 +120,7 @@ func (c *SlugCache) Put(key string, img image.Image) error {
 	if err := checkPut("put", key, img); err != nil {
 		return err
 	}
-	if err := c.store(keyIndex(key), key, img); err != nil {
+	if _, err := c.store(keyIndex(key), key, img); err != nil {
 		return fmt.Errorf("arcache: put %s: %w", key, err)
 	}
 	return nil
@@ -126,7 +149,7 @@ func (c *SlugCache) Update(images map[string]image.Image) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := c.store(keyIndex(k), k, images[k]); err != nil {
+		if _, err := c.store(keyIndex(k), k, images[k]); err != nil {
 			return fmt.Errorf("arcache: update %s: %w", k, err)
 		}
 	}
@@ -135,12 +158,18 @@ func (c *SlugCache) Update(images map[string]image.Image) error {
 
 // store adds or replaces the image under key, and hands it to the debug
 // writer.
-func (c *SlugCache) store(h uint64, key string, img image.Image) error {
-	kept, err := c.storeEntry(h, &entry{key: key, img: img})
-	if kept && c.debug != nil {
+// It returns the entry stored, or nil when the image was too large to
+// keep.
+func (c *SlugCache) store(h uint64, key string, img image.Image) (*entry, error) {
+	e := &entry{key: key, img: img}
+	kept, err := c.storeEntry(h, e)
+	if !kept {
+		return nil, err
+	}
+	if c.debug != nil {
 		c.debug.enqueue(key, img)
 	}
-	return err
+	return e, err
 }
 
 // storeEntry adds or replaces the entry at index h as the most recently
@@ -165,9 +194,9 @@ func (c *SlugCache) storeLocked(h uint64, e *entry) (bool, error) {
 		c.log.Debug("arcache: image larger than max_bytes not kept", "key", e.key, "bytes", e.size, "max_bytes", max)
 		return false, nil
 	}
-	if old, ok := c.lru.Peek(h); ok {
-		c.bytes -= old.size
-	}
+	// Not Add over the old entry, which would replace it without telling
+	// left.
+	c.lru.Remove(h)
 	if c.lru.Add(h, e) {
 		c.evictions.Add(1)
 	}

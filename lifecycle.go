@@ -52,7 +52,7 @@ func New(cfg Config, opts ...Option) (*SlugCache, error) {
 	} else {
 		c.cfg.BinFile = c.binFile
 	}
-	lru, err := simplelru.NewLRU(cfg.CacheMax, func(_ uint64, e *entry) { c.bytes -= e.size })
+	lru, err := simplelru.NewLRU(cfg.CacheMax, c.left)
 	if err != nil {
 		return nil, fmt.Errorf("arcache: new: %w: %w", ErrConfig, err)
 	}

@@ -78,11 +78,12 @@ func Provide[A any, I image.Image](c *SlugCache, fn func(A) (I, error), args A, 
 	}
 	info := infoOf(fn, po.name)
 	start := po.startTime()
-	img, h, ok, err := lookupArgs[A, I](c, info, &args, po, start)
-	if ok || err != nil {
+	img, e, h, err := lookupArgs[A, I](c, info, &args, po, start)
+	if e != nil || err != nil {
 		return img, err
 	}
-	return provideMiss(context.Background(), c, dropContext(fn), args, info, h, po, start)
+	img, _, err = provideMiss(context.Background(), c, dropContext(fn), args, info, h, po, start)
+	return img, err
 }
 
 // ProvideContext is [Provide] for constructors that wait on something: an
@@ -109,11 +110,12 @@ func ProvideContext[A any, I image.Image](ctx context.Context, c *SlugCache, fn 
 	}
 	info := infoOfContext(fn, po.name)
 	start := po.startTime()
-	img, h, ok, err := lookupArgs[A, I](c, info, &args, po, start)
-	if ok || err != nil {
+	img, e, h, err := lookupArgs[A, I](c, info, &args, po, start)
+	if e != nil || err != nil {
 		return img, err
 	}
-	return provideMiss(ctx, c, fn, args, info, h, po, start)
+	img, _, err = provideMiss(ctx, c, fn, args, info, h, po, start)
+	return img, err
 }
 
 // dropContext adapts a constructor without a context; only misses call
@@ -130,45 +132,47 @@ func (po *ProvideOption) startTime() time.Time {
 }
 
 // lookupArgs is the hit path: it hashes args and looks the hash up,
-// building no string. It reports ok on a hit, and returns the hash for
-// the miss path.
-func lookupArgs[A any, I image.Image](c *SlugCache, info *fnInfo, args *A, po ProvideOption, start time.Time) (img I, h uint64, ok bool, err error) {
+// building no string. It returns the entry on a hit, and the hash for the
+// miss path.
+func lookupArgs[A any, I image.Image](c *SlugCache, info *fnInfo, args *A, po ProvideOption, start time.Time) (img I, e *entry, h uint64, err error) {
 	if c == nil {
-		return img, 0, false, errors.New("arcache: provide: nil cache")
+		return img, nil, 0, errors.New("arcache: provide: nil cache")
 	}
 	if c.closed.Load() {
-		return img, 0, false, fmt.Errorf("arcache: provide %s: %w", info.short, ErrClosed)
+		return img, nil, 0, fmt.Errorf("arcache: provide %s: %w", info.short, ErrClosed)
 	}
 	h, err = argsHash(info, args, po.exclude)
 	if err != nil {
-		return img, 0, false, fmt.Errorf("arcache: key for %s: %w", info.short, err)
+		return img, nil, 0, fmt.Errorf("arcache: key for %s: %w", info.short, err)
 	}
 	if e, found := c.lookup(h); found {
-		if i, isI := e.(I); isI {
+		if i, isI := e.img.(I); isI {
 			c.hits.Add(1)
 			if po.debug {
 				c.log.Debug("arcache: hit", "key", info.key(*args, po.exclude, h), "took", time.Since(start))
 			}
-			return i, h, true, nil
+			return i, e, h, nil
 		}
 	}
 	c.misses.Add(1)
-	return img, h, false, nil
+	return img, nil, h, nil
 }
 
-// provideMiss builds the key's image once for all concurrent callers.
-func provideMiss[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, info *fnInfo, h uint64, po ProvideOption, start time.Time) (I, error) {
+// provideMiss builds the key's image once for all concurrent callers. It
+// also returns the entry that holds the image, which is gone already when
+// the image was not kept.
+func provideMiss[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, info *fnInfo, h uint64, po ProvideOption, start time.Time) (I, *entry, error) {
 	var zero I
 	key := info.key(args, po.exclude, h)
 	if err := ctx.Err(); err != nil {
-		return zero, fmt.Errorf("arcache: provide %s: %w", key, err)
+		return zero, nil, fmt.Errorf("arcache: provide %s: %w", key, err)
 	}
 	v, err := c.flights.do(ctx, key, func(bctx context.Context) (any, error) {
 		// A flight that ended just before this one began may have
 		// stored the image already.
-		if img, ok := c.lookup(h); ok {
-			if i, ok := img.(I); ok {
-				return i, nil
+		if e, ok := c.lookup(h); ok {
+			if _, ok := e.img.(I); ok {
+				return e, nil
 			}
 		}
 		img, err := countedBuild(bctx, c, fn, args, key)
@@ -179,25 +183,41 @@ func provideMiss[A any, I image.Image](ctx context.Context, c *SlugCache, fn fun
 			// Every caller has gone; the image may be half made.
 			return nil, fmt.Errorf("arcache: build %s: %w", key, context.Cause(bctx))
 		}
-		if err := c.store(h, key, img); err != nil {
+		e, err := c.store(h, key, img)
+		if err != nil {
 			return nil, fmt.Errorf("arcache: store %s: %w", key, err)
 		}
-		return img, nil
+		if e == nil {
+			e = unkept(key, img)
+		}
+		return e, nil
 	})
 	if po.debug {
 		c.log.Debug("arcache: miss", "key", key, "took", time.Since(start), "err", err)
 	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return zero, fmt.Errorf("arcache: provide %s: %w", key, err)
+			return zero, nil, fmt.Errorf("arcache: provide %s: %w", key, err)
 		}
-		return zero, err
+		return zero, nil, err
 	}
-	if i, ok := v.(I); ok {
-		return i, nil
+	e := v.(*entry)
+	if i, ok := e.img.(I); ok {
+		return i, e, nil
 	}
 	// Another call under the same key wanted another type: build ours.
-	return countedBuild(ctx, c, fn, args, key)
+	img, err := countedBuild(ctx, c, fn, args, key)
+	if err != nil {
+		return zero, nil, err
+	}
+	return img, unkept(key, img), nil
+}
+
+// unkept is the entry of an image that the cache does not hold.
+func unkept(key string, img image.Image) *entry {
+	e := &entry{key: key, img: img}
+	e.gone.Store(true)
+	return e
 }
 
 // countedBuild is Provide's call of fn, counted in c's stats; its errors
