@@ -83,6 +83,45 @@ func BenchmarkProvideHit(b *testing.B) {
 	}
 }
 
+// benchView is what BenchmarkProvideViewHit's views are: a small struct,
+// as a toolkit's handle on an uploaded texture would be.
+type benchView struct{ w, h int }
+
+var sinkView *benchView
+
+// BenchmarkProvideViewHit is BenchmarkProvideHit through ProvideView: the
+// image and its view are both made once, and a hit returns the view.
+func BenchmarkProvideViewHit(b *testing.B) {
+	c := benchCache(b)
+	v := NewViews(c, func(img image.Image) (*benchView, error) {
+		r := img.Bounds()
+		return &benchView{r.Dx(), r.Dy()}, nil
+	}, nil)
+	b.Cleanup(v.Close)
+	args := benchArgs{File: "mask.png", Fill: "green", Size: 16}
+	first, err := ProvideView(v, benchIcon, args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		bv, err := ProvideView(v, benchIcon, args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkView = bv
+	}
+	if sinkView != first {
+		b.Fatal("a hit returned another view")
+	}
+	if s := c.Stats(); s.Builds != 1 {
+		b.Fatalf("builds = %d, want 1", s.Builds)
+	}
+	if s := v.Stats(); s.Made != 1 {
+		b.Fatalf("views made = %d, want 1", s.Made)
+	}
+}
+
 func benchIconContext(_ context.Context, a benchArgs) (*image.NRGBA, error) { return benchIcon(a) }
 
 // BenchmarkProvideContextHit is BenchmarkProvideHit through ProvideContext,

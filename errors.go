@@ -12,8 +12,8 @@ var (
 	// ErrUnkeyable reports arguments that cannot be turned into a key:
 	// functions, channels, unsafe pointers, or values nested too deeply.
 	ErrUnkeyable = errors.New("arguments cannot be keyed")
-	// ErrClosed reports a call on a closed cache.
-	ErrClosed = errors.New("cache is closed")
+	// ErrClosed reports a call on a closed cache or Views.
+	ErrClosed = errors.New("closed")
 	// ErrTooLarge reports an image over the configured pixel limit.
 	ErrTooLarge = errors.New("image too large")
 	// ErrInvalidKey reports a key that is not slug-safe: empty, longer
@@ -22,8 +22,9 @@ var (
 	// ErrNilImage reports a nil image, made by a constructor or given to
 	// Put.
 	ErrNilImage = errors.New("nil image")
-	// ErrPanic reports a constructor that panicked.
-	ErrPanic = errors.New("constructor panicked")
+	// ErrPanic reports a constructor, or a Views' conversion, that
+	// panicked.
+	ErrPanic = errors.New("panic")
 	// ErrConfig reports a configuration file or value that cannot be used.
 	ErrConfig = errors.New("bad configuration")
 )

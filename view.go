@@ -7,6 +7,7 @@ import (
 	"image"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Views keeps a toolkit's own form of cached images: an *ebiten.Image
@@ -27,18 +28,24 @@ type Views[T any] struct {
 	release func(T)
 	w       *watcher
 
-	mu     sync.Mutex
-	held   map[uint64]*view[T] // by entry index
-	queue  []T                 // views of images that left, to release
-	closed bool
-	made   uint64
-	freed  uint64
+	closed atomic.Bool
+
+	mu   sync.Mutex
+	held map[uint64]*view[T] // by entry index
+	// left holds the views of entries that have left, until the next
+	// Release, so that a caller still holding such an entry shares its
+	// view instead of converting the image again.
+	left  map[*entry]*view[T]
+	queue []T // views of images that left, to release
+	made  uint64
+	freed uint64
 }
 
 // view is the view made, or being made, for one entry.
 type view[T any] struct {
 	e     *entry
-	ready chan struct{} // closed when v or err is set
+	done  bool          // v or err is set; guarded by the Views' mu
+	ready chan struct{} // closed when done is set
 	v     T
 	err   error
 	// orphan marks a view whose image left while it was being made:
@@ -57,8 +64,9 @@ type ViewStats struct {
 // which may be nil, frees a view once its image has left the cache;
 // Release calls it.
 func NewViews[T any](c *SlugCache, convert func(image.Image) (T, error), release func(T)) *Views[T] {
-	v := &Views[T]{c: c, convert: convert, release: release, held: make(map[uint64]*view[T])}
-	v.w = &watcher{left: v.left}
+	v := &Views[T]{c: c, convert: convert, release: release,
+		held: make(map[uint64]*view[T]), left: make(map[*entry]*view[T])}
+	v.w = &watcher{left: v.leave}
 	c.mu.Lock()
 	c.watchers = append(c.watchers, v.w)
 	c.mu.Unlock()
@@ -77,6 +85,9 @@ func ProvideView[A any, I image.Image, T any](v *Views[T], fn func(A) (I, error)
 		return zero, errors.New("arcache: provide view: nil constructor")
 	}
 	c := v.c
+	if v.closed.Load() {
+		return zero, fmt.Errorf("arcache: provide view: %w", ErrClosed)
+	}
 	po := mergeOptions(opts)
 	info := infoOf(fn, po.name)
 	if po.noCache {
@@ -105,7 +116,7 @@ func ProvideView[A any, I image.Image, T any](v *Views[T], fn func(A) (I, error)
 func (v *Views[T]) View(key string) (T, bool) {
 	var zero T
 	c := v.c
-	if c.closed.Load() {
+	if c.closed.Load() || v.closed.Load() {
 		return zero, false
 	}
 	h := keyIndex(key)
@@ -123,20 +134,29 @@ func (v *Views[T]) View(key string) (T, bool) {
 func (v *Views[T]) viewOf(h uint64, e *entry) (T, error) {
 	var zero T
 	v.mu.Lock()
-	if v.closed {
+	if v.closed.Load() {
 		v.mu.Unlock()
 		return zero, fmt.Errorf("arcache: view %s: %w", e.key, ErrClosed)
 	}
-	if w := v.held[h]; w != nil && w.e == e {
+	w := v.held[h]
+	if w == nil || w.e != e {
+		w = v.left[e]
+	}
+	if w != nil {
+		if w.done {
+			v.mu.Unlock()
+			return w.v, w.err
+		}
 		v.mu.Unlock()
 		<-w.ready
 		return w.v, w.err
 	}
-	w := &view[T]{e: e, ready: make(chan struct{})}
-	// The entry may have left between the lookup and now: left, which
-	// runs after gone is set, either sees w or has run already.
+	w = &view[T]{e: e, ready: make(chan struct{})}
+	// The entry may have left between the lookup and now: leave, which
+	// runs after gone is set, either sees w in held or has run already.
 	if e.gone.Load() {
 		w.orphan = true
+		v.left[e] = w
 	} else {
 		v.held[h] = w // an older view here belongs to an entry that left
 	}
@@ -147,16 +167,20 @@ func (v *Views[T]) viewOf(h uint64, e *entry) (T, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	defer close(w.ready)
+	w.done = true
 	if err != nil {
 		if v.held[h] == w {
 			delete(v.held, h)
+		}
+		if v.left[e] == w {
+			delete(v.left, e)
 		}
 		w.err = fmt.Errorf("arcache: view %s: %w", e.key, err)
 		return zero, w.err
 	}
 	w.v = t
 	v.made++
-	if v.closed && v.held[h] == w {
+	if v.closed.Load() && v.held[h] == w {
 		delete(v.held, h) // Close left it to be queued here
 		w.orphan = true
 	}
@@ -170,15 +194,15 @@ func (v *Views[T]) viewOf(h uint64, e *entry) (T, error) {
 func (v *Views[T]) makeView(img image.Image) (t T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", ErrPanic, r)
+			err = fmt.Errorf("convert: %w: %v", ErrPanic, r)
 		}
 	}()
 	return v.convert(img)
 }
 
-// left queues the view of an entry that left the cache. It runs under
+// leave queues the view of an entry that left the cache. It runs under
 // the cache's lock.
-func (v *Views[T]) left(h uint64, e *entry) {
+func (v *Views[T]) leave(h uint64, e *entry) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	w := v.held[h]
@@ -186,13 +210,12 @@ func (v *Views[T]) left(h uint64, e *entry) {
 		return
 	}
 	delete(v.held, h)
-	select {
-	case <-w.ready:
-		if w.err == nil {
-			v.queue = append(v.queue, w.v)
-		}
-	default:
+	v.left[e] = w
+	switch {
+	case !w.done:
 		w.orphan = true // viewOf queues it when made
+	case w.err == nil:
+		v.queue = append(v.queue, w.v)
 	}
 }
 
@@ -204,6 +227,7 @@ func (v *Views[T]) Release() int {
 	q := v.queue
 	v.queue = nil
 	v.freed += uint64(len(q))
+	clear(v.left)
 	v.mu.Unlock()
 	if v.release != nil {
 		for _, t := range q {
@@ -239,16 +263,13 @@ func (v *Views[T]) Close() {
 	}
 	c.mu.Unlock()
 	v.mu.Lock()
-	if !v.closed {
-		v.closed = true
+	if !v.closed.Swap(true) {
 		for h, w := range v.held {
-			select {
-			case <-w.ready:
+			if w.done {
 				if w.err == nil {
 					v.queue = append(v.queue, w.v)
 				}
 				delete(v.held, h)
-			default:
 			}
 		}
 	}
