@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 var (
@@ -114,9 +115,7 @@ func (e *encoder) appendKind(buf []byte, v reflect.Value, depth int) ([]byte, er
 	case reflect.Float32, reflect.Float64:
 		return binary.LittleEndian.AppendUint64(append(buf, byte(k)), math.Float64bits(v.Float())), nil
 	case reflect.Complex64, reflect.Complex128:
-		c := v.Complex()
-		buf = binary.LittleEndian.AppendUint64(append(buf, byte(k)), math.Float64bits(real(c)))
-		return binary.LittleEndian.AppendUint64(buf, math.Float64bits(imag(c))), nil
+		return appendComplex(append(buf, byte(k)), v.Complex()), nil
 	case reflect.String:
 		return appendString(append(buf, byte(k)), v.String()), nil
 	case reflect.Slice:
@@ -189,7 +188,7 @@ func (e *encoder) appendStruct(buf []byte, v reflect.Value, p *structPlan, depth
 				fe = e.quiet()
 			}
 		}
-		buf = appendString(append(buf, tagField), f.name)
+		buf = append(buf, f.head...)
 		fv := v.Field(f.index)
 		switch {
 		case f.color && fv.CanInterface():
@@ -365,12 +364,15 @@ func (e *encoder) appendStringEntry(buf []byte, k, x string, depth int) []byte {
 
 // structPlan lists the fields of a struct type that take part in keys.
 type structPlan struct {
+	typ    reflect.Type
 	fields []fieldPlan
+	flat   *flatPlan // nil unless every field is a bool, a number or a string
 }
 
 type fieldPlan struct {
 	index    int
 	name     string
+	head     string      // what precedes the value: tagField and the length-prefixed name
 	exported bool        // shown in the readable part; every field is hashed
 	color    bool        // an exported color.Color, keyed by its RGBA value
 	sub      *structPlan // the plan of a struct-typed field that is not a color
@@ -382,7 +384,7 @@ func planOf(t reflect.Type) *structPlan {
 	if p, ok := plans.load(t); ok {
 		return p
 	}
-	p := &structPlan{}
+	p := &structPlan{typ: t}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Tag.Get("arcache") == "-" || f.Name == "_" {
@@ -390,7 +392,7 @@ func planOf(t reflect.Type) *structPlan {
 		}
 		// Unexported fields are hashed too, so that values differing
 		// only there never share a key; they are not shown.
-		fp := fieldPlan{index: i, name: f.Name, exported: f.IsExported()}
+		fp := fieldPlan{index: i, name: f.Name, head: fieldHead(f.Name), exported: f.IsExported()}
 		c := isColor(f.Type)
 		switch {
 		case c && fp.exported:
@@ -401,5 +403,143 @@ func planOf(t reflect.Type) *structPlan {
 		}
 		p.fields = append(p.fields, fp)
 	}
+	p.flat = newFlatPlan(t, p.fields)
 	return plans.loadOrStore(t, p)
+}
+
+func fieldHead(name string) string {
+	return string(appendString([]byte{tagField}, name))
+}
+
+// flatPlan is the encoding of a struct of bools, numbers and strings, as
+// appendStruct writes it without words or exclusions: constant bytes
+// between values read straight from memory, which on a Provide hit costs
+// far less than reflect.
+type flatPlan struct {
+	fields []flatField
+	// fixed bounds the encoding but for its strings' bytes, which are at
+	// the offsets in strs.
+	fixed int
+	strs  []uintptr
+}
+
+type flatField struct {
+	lead string // the bytes before the value: the field's head and kind byte
+	off  uintptr
+	kind reflect.Kind
+}
+
+// newFlatPlan returns the flat plan of the struct type t whose keyed
+// fields are fields, or nil if one of them is of a kind appendScalar does
+// not write or of a colour type, which appendStruct keys by its RGBA value
+// when exported.
+func newFlatPlan(t reflect.Type, fields []fieldPlan) *flatPlan {
+	fp := &flatPlan{fixed: 2} // the struct's kind byte and tagEnd
+	for _, f := range fields {
+		sf := t.Field(f.index)
+		k := sf.Type.Kind()
+		n := scalarLen(k)
+		if n < 0 || isColor(sf.Type) {
+			return nil
+		}
+		if k == reflect.String {
+			fp.strs = append(fp.strs, sf.Offset)
+		}
+		lead := f.head + string([]byte{byte(k)})
+		fp.fields = append(fp.fields, flatField{lead: lead, off: sf.Offset, kind: k})
+		fp.fixed += len(lead) + n
+	}
+	return fp
+}
+
+// scalarLen is the most bytes appendScalar writes for a value of kind k
+// but for a string's bytes, or -1 for a kind it does not write.
+func scalarLen(k reflect.Kind) int {
+	switch k {
+	case reflect.Bool:
+		return 1
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return 8
+	case reflect.Complex64, reflect.Complex128:
+		return 16
+	case reflect.String:
+		return binary.MaxVarintLen64
+	}
+	return -1
+}
+
+// bound bounds the length of the encoding of the struct at base.
+func (p *flatPlan) bound(base unsafe.Pointer) int {
+	n := p.fixed
+	for _, off := range p.strs {
+		n += len(*(*string)(unsafe.Add(base, off)))
+	}
+	return n
+}
+
+// appendFlat appends the struct at base, byte for byte as appendStruct
+// does.
+func (p *flatPlan) appendFlat(buf []byte, base unsafe.Pointer) []byte {
+	buf = append(buf, byte(reflect.Struct))
+	for i := range p.fields {
+		f := &p.fields[i]
+		buf = appendScalar(append(buf, f.lead...), f.kind, unsafe.Add(base, f.off))
+	}
+	return append(buf, tagEnd)
+}
+
+// appendScalar appends the value of kind k at x, after its kind byte, as
+// appendKind does: integers widened to 64 bits, sign-extended if signed,
+// and floats widened to float64 as reflect.Value.Float does.
+func appendScalar(buf []byte, k reflect.Kind, x unsafe.Pointer) []byte {
+	var u uint64
+	switch k {
+	case reflect.Bool:
+		if *(*bool)(x) {
+			return append(buf, 1)
+		}
+		return append(buf, 0)
+	case reflect.Int:
+		u = uint64(*(*int)(x))
+	case reflect.Int8:
+		u = uint64(*(*int8)(x))
+	case reflect.Int16:
+		u = uint64(*(*int16)(x))
+	case reflect.Int32:
+		u = uint64(*(*int32)(x))
+	case reflect.Int64:
+		u = uint64(*(*int64)(x))
+	case reflect.Uint:
+		u = uint64(*(*uint)(x))
+	case reflect.Uint8:
+		u = uint64(*(*uint8)(x))
+	case reflect.Uint16:
+		u = uint64(*(*uint16)(x))
+	case reflect.Uint32:
+		u = uint64(*(*uint32)(x))
+	case reflect.Uint64:
+		u = *(*uint64)(x)
+	case reflect.Uintptr:
+		u = uint64(*(*uintptr)(x))
+	case reflect.Float32:
+		u = math.Float64bits(float64(*(*float32)(x)))
+	case reflect.Float64:
+		u = math.Float64bits(*(*float64)(x))
+	case reflect.Complex64:
+		return appendComplex(buf, complex128(*(*complex64)(x)))
+	case reflect.Complex128:
+		return appendComplex(buf, *(*complex128)(x))
+	case reflect.String:
+		return appendString(buf, *(*string)(x))
+	default:
+		panic("arcache: appendScalar of " + k.String()) // newFlatPlan lets in no other kind
+	}
+	return binary.LittleEndian.AppendUint64(buf, u)
+}
+
+func appendComplex(buf []byte, c complex128) []byte {
+	buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(real(c)))
+	return binary.LittleEndian.AppendUint64(buf, math.Float64bits(imag(c)))
 }

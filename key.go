@@ -194,6 +194,9 @@ func argsHash[A any](info *fnInfo, args *A, exclude []string) (uint64, error) {
 // encodeArgs encodes *args and returns their hash; w, when not nil,
 // receives the words of the readable part from the same walk.
 func encodeArgs[A any](info *fnInfo, args *A, exclude []string, w *words) (uint64, error) {
+	if p := flatFor[A](info, exclude, w); p != nil {
+		return hashFlat(info.seed, p, unsafe.Pointer(args)), nil
+	}
 	e := &encoder{exclude: exclude}
 	if w != nil {
 		e = newWordsEncoder(exclude, w)
@@ -220,16 +223,53 @@ func encodeArgs[A any](info *fnInfo, args *A, exclude []string, w *words) (uint6
 		b, err = e.appendValue((*bp)[:0], v, 0)
 	}
 	h := hashBytes(info.seed, b)
-	if cap(b) <= 64<<10 {
-		*bp = b
-		bufPool.Put(bp)
-	}
+	putBuf(bp, b)
 	return h, err
 }
 
 // bufPool holds encoding buffers: the encoder is recursive, which would
 // move a stack buffer to the heap on every call.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// putBuf gives b, grown from *bp, back to bufPool, unless it grew so large
+// that keeping it would waste memory.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b
+		bufPool.Put(bp)
+	}
+}
+
+// flatFor returns the flat plan of A when appendFlat can encode *args: no
+// words are wanted, nothing is excluded, and A is the flat struct type the
+// plan was made for. It may not be: readable gives args as an any, and the
+// one closure that generic code makes of a generic constructor gives every
+// argument type of one shape the same fnInfo.
+func flatFor[A any](info *fnInfo, exclude []string, w *words) *flatPlan {
+	p := info.plan
+	if p == nil || p.flat == nil || w != nil || len(exclude) > 0 || reflect.TypeFor[A]() != p.typ {
+		return nil
+	}
+	return p.flat
+}
+
+// flatStack is the size of the stack buffer of hashFlat. Unlike the
+// recursive encoder, appendFlat leaves it on the stack, which costs less
+// than a bufPool round trip.
+const flatStack = 256
+
+// hashFlat hashes the struct at base, whose flat plan is p.
+func hashFlat(seed uint64, p *flatPlan, base unsafe.Pointer) uint64 {
+	if p.bound(base) > flatStack {
+		bp := bufPool.Get().(*[]byte)
+		b := p.appendFlat((*bp)[:0], base)
+		h := hashBytes(seed, b)
+		putBuf(bp, b)
+		return h
+	}
+	var stack [flatStack]byte
+	return hashBytes(seed, p.appendFlat(stack[:0], base))
+}
 
 // noescape hides p from escape analysis; see encodeArgs.
 //
