@@ -1,15 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
 
 	"github.com/arcache-go/arcache"
-	"golang.org/x/image/draw"
+	"github.com/arcache-go/arcache/examples/internal/mask"
 )
 
 // A palette colours the grid: hue runs from HueFrom to HueTo across the
@@ -79,31 +76,15 @@ type maskArgs struct {
 }
 
 // scaledMask reads a mask PNG (any colour model; its gray level is the
-// coverage) and scales it to a.Size x a.Size with Catmull-Rom. The result
+// coverage) and scales it to a.Size x a.Size. The result
 // is cached by the icons that use it, so each file is read and scaled once
 // per size however many tints it is drawn in.
 func scaledMask(a maskArgs) (*image.Alpha, error) {
-	f, err := os.Open(a.Path)
+	m, err := mask.Load(a.Path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("mask %s: %w", a.Path, err)
-	}
-	gray, ok := src.(*image.Gray)
-	if !ok {
-		gray = image.NewGray(src.Bounds())
-		draw.Draw(gray, gray.Rect, src, src.Bounds().Min, draw.Src)
-	}
-	// x/image/draw scales a Gray source into an Alpha as if it were
-	// opaque everywhere, so scale into a Gray and read its levels as
-	// alpha.
-	r := image.Rect(0, 0, a.Size, a.Size)
-	scaled := image.NewGray(r)
-	draw.CatmullRom.Scale(scaled, r, gray, gray.Rect, draw.Src, nil)
-	return &image.Alpha{Pix: scaled.Pix, Stride: scaled.Stride, Rect: r}, nil
+	return mask.Scale(m, a.Size), nil
 }
 
 // iconArgs is everything an icon's pixels depend on: they are its key.

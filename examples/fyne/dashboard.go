@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"github.com/arcache-go/arcache"
-	"golang.org/x/image/draw"
+	"github.com/arcache-go/arcache/examples/internal/mask"
 )
 
 // The dashboard's geometry, in Fyne units; at scale 1 a unit is a pixel.
@@ -75,25 +74,8 @@ func lighten(c color.NRGBA) color.NRGBA {
 
 type maskArgs struct{ Path string }
 
-// loadMask decodes a mask PNG as grayscale, whatever colour model the
-// file was saved in.
-func loadMask(a maskArgs) (*image.Gray, error) {
-	f, err := os.Open(a.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", a.Path, err)
-	}
-	if g, ok := src.(*image.Gray); ok {
-		return g, nil
-	}
-	g := image.NewGray(src.Bounds())
-	draw.Draw(g, g.Bounds(), src, src.Bounds().Min, draw.Src)
-	return g, nil
-}
+// loadMask is the masks' constructor, for Provide to memoize.
+func loadMask(a maskArgs) (*image.Gray, error) { return mask.Load(a.Path) }
 
 type iconArgs struct {
 	Mask string // path of the mask PNG
@@ -110,13 +92,11 @@ type tinter struct{ cache *arcache.SlugCache }
 // a rounded tile: an NRGBA, opaque but for the tile's corners. Its
 // arithmetic is integer, so that every machine makes the same pixels.
 func (t *tinter) tintedIcon(a iconArgs) (*image.NRGBA, error) {
-	mask, err := arcache.Provide(t.cache, loadMask, maskArgs{a.Mask})
+	m, err := arcache.Provide(t.cache, loadMask, maskArgs{a.Mask})
 	if err != nil {
 		return nil, err
 	}
-	r := image.Rect(0, 0, a.Size, a.Size)
-	levels := image.NewGray(r)
-	draw.CatmullRom.Scale(levels, r, mask, mask.Bounds(), draw.Src, nil)
+	levels := mask.Scale(m, a.Size)
 
 	edge := a.Size + 2*tilePad
 	icon := image.NewNRGBA(image.Rect(0, 0, edge, edge))

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/arcache-go/arcache"
+	"github.com/arcache-go/arcache/examples/internal/mask"
 	"golang.org/x/image/draw"
 )
 
@@ -122,25 +123,8 @@ func binFileName(cfg arcache.Config) string {
 
 type maskArgs struct{ Path string }
 
-// loadMask decodes a mask PNG as grayscale, whatever colour model the file
-// was saved in.
-func loadMask(a maskArgs) (*image.Gray, error) {
-	f, err := os.Open(a.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", a.Path, err)
-	}
-	if g, ok := src.(*image.Gray); ok {
-		return g, nil
-	}
-	g := image.NewGray(src.Bounds())
-	draw.Draw(g, g.Bounds(), src, src.Bounds().Min, draw.Src)
-	return g, nil
-}
+// loadMask is the masks' constructor, for Provide to memoize.
+func loadMask(a maskArgs) (*image.Gray, error) { return mask.Load(a.Path) }
 
 type iconArgs struct {
 	Mask string // path of the mask PNG
@@ -156,17 +140,12 @@ type renderer struct{ cache *arcache.SlugCache }
 // tintedIcon draws a.Fill through the mask scaled to a.Size, on
 // transparency.
 func (r *renderer) tintedIcon(a iconArgs) (*image.RGBA, error) {
-	mask, err := arcache.Provide(r.cache, loadMask, maskArgs{a.Mask})
+	m, err := arcache.Provide(r.cache, loadMask, maskArgs{a.Mask})
 	if err != nil {
 		return nil, err
 	}
-	rect := image.Rect(0, 0, a.Size, a.Size)
-	// Scale into a Gray, not straight into an Alpha: the scalers read a
-	// Gray source as opaque pixels and would give an all-opaque Alpha.
-	// The Gray's levels, taken as alpha, are the mask.
-	scaled := image.NewGray(rect)
-	draw.CatmullRom.Scale(scaled, rect, mask, mask.Bounds(), draw.Src, nil)
-	alpha := &image.Alpha{Pix: scaled.Pix, Stride: scaled.Stride, Rect: rect}
+	alpha := mask.Scale(m, a.Size)
+	rect := alpha.Rect
 
 	icon := image.NewRGBA(rect)
 	draw.DrawMask(icon, rect, image.NewUniform(a.Fill), image.Point{}, alpha, image.Point{}, draw.Over)
