@@ -44,13 +44,13 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/arcache-go/arcache"
+	"github.com/arcache-go/arcache/examples/internal/pngfile"
 	"github.com/hajimehoshi/ebiten/v2"
 )
 
@@ -125,7 +125,7 @@ func run(args []string, stdout io.Writer) (err error) {
 		}
 		// The screen is opaque, so its premultiplied pixels are plain RGBA.
 		img := &image.RGBA{Pix: g.pixels, Stride: 4 * screenW, Rect: image.Rect(0, 0, screenW, screenH)}
-		if err := writePNG(*shot, img); err != nil {
+		if _, err := pngfile.Write(*shot, img); err != nil {
 			return err
 		}
 	}
@@ -147,22 +147,5 @@ func run(args []string, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "views: made %d released %d\n", g.final.Made, g.final.Released)
 	fmt.Fprintf(stdout, "frame: %v with views, %v without\n",
 		g.withViews.value().Round(time.Microsecond), g.withoutViews.value().Round(time.Microsecond))
-	return nil
-}
-
-// writePNG encodes img to path; a file not written completely is removed.
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("screenshot %s: %w", path, err)
-	}
 	return nil
 }

@@ -68,7 +68,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,6 +76,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"github.com/arcache-go/arcache"
+	"github.com/arcache-go/arcache/examples/internal/pngfile"
 )
 
 func main() {
@@ -149,7 +149,7 @@ func run(args []string, stdout io.Writer) error {
 		if rep.last[1] == nil {
 			return errors.New("no frame with views was drawn")
 		}
-		if err := writePNG(o.screenshot, rep.last[1]); err != nil {
+		if _, err := pngfile.Write(o.screenshot, rep.last[1]); err != nil {
 			return err
 		}
 	}
@@ -329,21 +329,4 @@ func runHeadless(o options) (*report, error) {
 	}()
 	err := <-done
 	return &r.rep, err
-}
-
-// writePNG encodes img to path; a file not written whole is removed.
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

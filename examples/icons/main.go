@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/arcache-go/arcache"
 	"github.com/arcache-go/arcache/examples/internal/mask"
+	"github.com/arcache-go/arcache/examples/internal/pngfile"
 	"golang.org/x/image/draw"
 )
 
@@ -101,7 +101,7 @@ func run(args []string, stdout io.Writer) (err error) {
 		}
 	}
 
-	n, err := writePNG(*out, img)
+	n, err := pngfile.Write(*out, img)
 	if err != nil {
 		return err
 	}
@@ -180,29 +180,4 @@ func (r *renderer) render(masks []string) (*image.RGBA, error) {
 		}
 	}
 	return dst, nil
-}
-
-// writePNG encodes img to path and returns the file's size. A file that
-// could not be written completely is removed.
-func writePNG(path string, img image.Image) (int64, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, err
-	}
-	err = png.Encode(f, img)
-	var size int64
-	if err == nil {
-		var fi os.FileInfo
-		if fi, err = f.Stat(); err == nil {
-			size = fi.Size()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return 0, fmt.Errorf("write %s: %w", path, err)
-	}
-	return size, nil
 }

@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/arcache-go/arcache"
+	"github.com/arcache-go/arcache/examples/internal/pngfile"
 	"github.com/arcache-go/arcache/imagecache"
 	"golang.org/x/image/draw"
 )
@@ -153,7 +154,7 @@ func run(args []string, stdout io.Writer) (err error) {
 			return err
 		}
 		for id, img := range imgs {
-			if err := writePNG(filepath.Join(*out, id+".png"), img); err != nil {
+			if _, err := pngfile.Write(filepath.Join(*out, id+".png"), img); err != nil {
 				return err
 			}
 		}
@@ -309,20 +310,4 @@ func decodeAll(r io.Reader) (image.Image, error) {
 		return nil, err
 	}
 	return img, nil
-}
-
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
