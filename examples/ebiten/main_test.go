@@ -6,7 +6,6 @@ import (
 	"flag"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/arcache-go/arcache/examples/ebiten/internal/displaycheck"
+	"github.com/arcache-go/arcache/examples/internal/shot"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/reference.png with this run's screenshot")
@@ -70,8 +70,8 @@ func TestRun(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	shot := filepath.Join(dir, "out.png")
-	cmd := exec.CommandContext(ctx, bin, "-frames", "120", "-screenshot", shot)
+	shotFile := filepath.Join(dir, "out.png")
+	cmd := exec.CommandContext(ctx, bin, "-frames", "120", "-screenshot", shotFile)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -110,7 +110,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	got := readPNG(t, shot)
+	got := readPNG(t, shotFile)
 	if b := got.Bounds(); b != image.Rect(0, 0, screenW, screenH) {
 		t.Fatalf("screenshot is %v, want %dx%d", b, screenW, screenH)
 	}
@@ -118,7 +118,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("screenshot is nearly blank: %d pixels differ from the background", n)
 	}
 	if *update {
-		data, err := os.ReadFile(shot)
+		data, err := os.ReadFile(shotFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,11 +129,11 @@ func TestRun(t *testing.T) {
 		return
 	}
 	want := readPNG(t, reference)
-	off, worst := compare(got, want)
+	off, worst := shot.Diff(got, want, maxChannelDiff)
 	if limit := int(maxOffFraction * float64(got.Bounds().Dx()*got.Bounds().Dy())); off > limit {
 		kept := "not kept"
 		if dir, err := os.MkdirTemp("", "arcache-ebiten-screenshot-"); err == nil {
-			if data, err := os.ReadFile(shot); err == nil && os.WriteFile(filepath.Join(dir, "out.png"), data, 0o644) == nil {
+			if data, err := os.ReadFile(shotFile); err == nil && os.WriteFile(filepath.Join(dir, "out.png"), data, 0o644) == nil {
 				kept = "kept as " + filepath.Join(dir, "out.png")
 			}
 		}
@@ -146,44 +146,11 @@ func TestRun(t *testing.T) {
 
 func readPNG(t *testing.T, path string) image.Image {
 	t.Helper()
-	f, err := os.Open(path)
+	img, err := shot.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
 	return img
-}
-
-// compare counts the pixels of a that have a channel more than
-// maxChannelDiff away from b's, and returns the largest difference seen.
-// Images of different sizes differ everywhere.
-func compare(a, b image.Image) (off, worst int) {
-	if a.Bounds() != b.Bounds() {
-		return a.Bounds().Dx() * a.Bounds().Dy(), 255
-	}
-	r := a.Bounds()
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			ca, cb := color.NRGBAModel.Convert(a.At(x, y)).(color.NRGBA), color.NRGBAModel.Convert(b.At(x, y)).(color.NRGBA)
-			d := max(absDiff(ca.R, cb.R), absDiff(ca.G, cb.G), absDiff(ca.B, cb.B), absDiff(ca.A, cb.A))
-			worst = max(worst, d)
-			if d > maxChannelDiff {
-				off++
-			}
-		}
-	}
-	return off, worst
-}
-
-func absDiff(a, b uint8) int {
-	if a > b {
-		return int(a - b)
-	}
-	return int(b - a)
 }
 
 func differentFrom(img image.Image, c color.NRGBA) int {

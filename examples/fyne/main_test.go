@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"github.com/arcache-go/arcache/examples/internal/shot"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/reference.png from this run's screenshot")
@@ -175,14 +174,9 @@ func TestFlags(t *testing.T) {
 
 func readPNG(t *testing.T, path string) image.Image {
 	t.Helper()
-	f, err := os.Open(path)
+	img, err := shot.Read(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
 	}
 	return img
 }
@@ -206,39 +200,13 @@ func compare(got, want image.Image, tol int, maxOff float64) string {
 	if gb.Size() != wb.Size() {
 		return fmt.Sprintf("size %v, want %v", gb.Size(), wb.Size())
 	}
-	off, worst := 0, 0
-	for y := 0; y < gb.Dy(); y++ {
-		for x := 0; x < gb.Dx(); x++ {
-			g := nrgba(got, gb.Min.X+x, gb.Min.Y+y)
-			w := nrgba(want, wb.Min.X+x, wb.Min.Y+y)
-			d := 0
-			for i := range g {
-				d = max(d, abs(int(g[i])-int(w[i])))
-			}
-			worst = max(worst, d)
-			if d > tol {
-				off++
-			}
-		}
-	}
+	off, worst := shot.Diff(got, want, tol)
 	n := gb.Dx() * gb.Dy()
 	if float64(off) > maxOff*float64(n) {
 		return fmt.Sprintf("%d of %d pixels (%.2f%%) have a channel more than %d apart (the worst by %d)",
 			off, n, 100*float64(off)/float64(n), tol, worst)
 	}
 	return ""
-}
-
-func nrgba(img image.Image, x, y int) [4]uint8 {
-	c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-	return [4]uint8{c.R, c.G, c.B, c.A}
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
 }
 
 // TestKeys checks that P and Space change the palette, S the size, and V
