@@ -35,8 +35,12 @@ func (g *flightGroup) do(ctx context.Context, key string, build func(ctx context
 	g.mu.Lock()
 	f, ok := g.m[key]
 	if !ok {
-		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight{ctx: bctx, cancel: cancel, done: make(chan struct{})}
+		f = &flight{ctx: ctx, cancel: func() {}, done: make(chan struct{})}
+		if ctx.Done() != nil {
+			// A caller that cannot leave never lets the waiters fall to
+			// none, and needs no cancellation of its own.
+			f.ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		}
 		if g.m == nil {
 			g.m = make(map[string]*flight)
 		}
