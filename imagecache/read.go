@@ -73,14 +73,19 @@ func (r *hitReader) Close() error {
 	r.done = true
 	err := r.f.Close()
 	if r.end {
-		if herr := r.c.meta.hit(r.id, time.Now()); herr != nil {
-			r.c.log.Warn("imagecache: cannot count a hit", "id", r.id, "err", herr)
-		}
+		r.c.countHit(r.id)
 	}
 	if err != nil {
 		return fmt.Errorf("imagecache: close %s: %w", r.id, err)
 	}
 	return nil
+}
+
+// countHit counts one read of id to its end, now.
+func (c *Cache) countHit(id string) {
+	if err := c.meta.hit(id, time.Now()); err != nil {
+		c.log.Warn("imagecache: cannot count a hit", "id", id, "err", err)
+	}
 }
 
 // IsCached reports whether id is cached.
