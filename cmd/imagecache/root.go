@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcache-go/arcache/imagecache"
+)
+
+// globals holds the flags that every command shares.
+type globals struct {
+	dir    string
+	driver string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "imagecache",
+		Short: "Serve and tend an on-disk image cache",
+		Long: `imagecache runs and tends an on-disk image cache: a directory of image
+files fetched from an origin, kept within a byte budget and verified
+against their checksums, after OpenStack Glance's image cache.
+
+"imagecache serve" serves the images over HTTP in front of the origin,
+with the management API and Prometheus metrics on a second, private
+listener. The other commands do by hand what serve does from time to
+time, and what Glance's glance-cache-* tools did from cron. Several
+processes may use one cache directory at once.
+
+Sizes are bytes, or numbers with a unit: KiB, MiB, GiB (or KB, MB, GB in
+powers of ten).`,
+		Example: `  imagecache serve --dir /var/cache/images --origin http://images.internal:9292
+  imagecache list --dir /var/cache/images
+  imagecache prune --dir /var/cache/images --max-size 20GiB`,
+		// execute prints errors, and points to the usage when the
+		// command never ran.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Not cobra's MarkPersistentFlagRequired: it would make
+			// "imagecache help" ask for a directory too.
+			if g.dir == "" && cmd.Name() != "help" {
+				return errors.New(`required flag "dir" not set`)
+			}
+			switch g.driver {
+			case imagecache.DriverSQLite, imagecache.DriverXattr:
+				return nil
+			}
+			return fmt.Errorf("--driver %q: want %s or %s", g.driver, imagecache.DriverSQLite, imagecache.DriverXattr)
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dir, "dir", "", "the cache `directory` (required)")
+	pf.StringVar(&g.driver, "driver", imagecache.DriverSQLite, "the metadata `driver`: sqlite or xattr")
+	root.AddCommand(httpCommands(g)...)
+	root.AddCommand(
+		newListCmd(g),
+		newQueueCmd(g),
+		newPruneCmd(g),
+		newCleanCmd(g),
+		newDeleteCmd(g),
+		newVerifyCmd(g),
+	)
+	return root
+}
+
+// runE makes f a command's RunE. Once flags and arguments have been
+// parsed and checked, an error is not a matter of usage: execute prints
+// it without pointing to the usage.
+func runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cmd.SilenceUsage = true
+		return f(cmd, args)
+	}
+}
+
+// open opens the cache the global flags name, with cfg's other settings,
+// logging to the command's standard error at level and above.
+func (g *globals) open(cmd *cobra.Command, cfg imagecache.Config, level slog.Level) (*imagecache.Cache, error) {
+	cfg.Dir, cfg.Driver = g.dir, g.driver
+	return imagecache.New(cfg, imagecache.WithLogger(newLogger(cmd, level)))
+}
+
+func newLogger(cmd *cobra.Command, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+}
