@@ -41,7 +41,7 @@ func (c *Cache) newAutoPrune() (*autoPrune, error) {
 // caller holds the data lock.
 func (a *autoPrune) measure(m metadata) error {
 	start := time.Now()
-	rs, err := m.all()
+	size, err := m.size()
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -49,7 +49,7 @@ func (a *autoPrune) measure(m metadata) error {
 	if err != nil {
 		return err
 	}
-	a.size = totalSize(rs)
+	a.size = size
 	return nil
 }
 

@@ -229,40 +229,44 @@ func memDir(tb testing.TB) string {
 	return tb.TempDir()
 }
 
-// BenchmarkOpenForReadHit reads a cached 64 KiB image to its end and closes
-// it, which counts a hit, with each metadata driver. Its baseline opens,
-// reads and closes a file of the same size without a cache.
+// BenchmarkOpenForReadHit reads a cached image of 1 KiB or 64 KiB to its
+// end and closes it, which counts a hit, with each metadata driver. Its
+// baseline opens, reads and closes a file of the same size without a
+// cache, in the same kind of directory.
 func BenchmarkOpenForReadHit(b *testing.B) {
-	data := make([]byte, 64<<10)
-	rand.NewChaCha8([32]byte{1}).Read(data)
-	b.Run("baseline", func(b *testing.B) {
-		path := filepath.Join(b.TempDir(), "image")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return os.Open(path) })
-	})
-	for _, driver := range []string{DriverSQLite, DriverXattr} {
-		b.Run(driver, func(b *testing.B) {
-			var warned bool
-			c, err := New(Config{Dir: b.TempDir(), MaxSize: 1 << 30, Driver: driver},
-				WithLogger(slog.New(benchWarnHandler{&warned})))
-			if err != nil {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		data := make([]byte, size)
+		rand.NewChaCha8([32]byte{1}).Read(data)
+		name := fmt.Sprintf("%dKiB", size>>10)
+		b.Run(name+"/baseline", func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "image")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
 				b.Fatal(err)
 			}
-			defer c.Close()
-			if c.Driver() != driver {
-				b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
-			}
-			s := sha256.Sum256(data)
-			if ok, err := c.CacheReader("image", bytes.NewReader(data), Checksum{Algo: "sha256", Hex: hex.EncodeToString(s[:])}); !ok || err != nil {
-				b.Fatalf("CacheReader = %v, %v", ok, err)
-			}
-			benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return c.OpenForRead("image") })
-			if hits, err := c.HitCount("image"); err != nil || hits != int64(b.N) || warned {
-				b.Fatalf("HitCount = %d, %v after %d reads (a warning logged: %v)", hits, err, b.N, warned)
-			}
+			benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return os.Open(path) })
 		})
+		for _, driver := range []string{DriverSQLite, DriverXattr} {
+			b.Run(name+"/"+driver, func(b *testing.B) {
+				var warned bool
+				c, err := New(Config{Dir: b.TempDir(), MaxSize: 1 << 30, Driver: driver},
+					WithLogger(slog.New(benchWarnHandler{&warned})))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				if c.Driver() != driver {
+					b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
+				}
+				s := sha256.Sum256(data)
+				if ok, err := c.CacheReader("image", bytes.NewReader(data), Checksum{Algo: "sha256", Hex: hex.EncodeToString(s[:])}); !ok || err != nil {
+					b.Fatalf("CacheReader = %v, %v", ok, err)
+				}
+				benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return c.OpenForRead("image") })
+				if hits, err := c.HitCount("image"); err != nil || hits != int64(b.N) || warned {
+					b.Fatalf("HitCount = %d, %v after %d reads (a warning logged: %v)", hits, err, b.N, warned)
+				}
+			})
+		}
 	}
 }
 
@@ -292,32 +296,39 @@ func (h benchWarnHandler) WithAttrs([]slog.Attr) slog.Handler           { return
 func (h benchWarnHandler) WithGroup(string) slog.Handler                { return h }
 
 // BenchmarkAutoPruneCommit caches one small image more into a cache of
-// benchPruneEntries entries under its budget, with AutoPrune: the cost of
-// a commit that must tell whether to prune. The image is deleted again,
-// untimed. It runs in /dev/shm when it can, as BenchmarkPrune does.
+// benchPruneEntries entries under its budget, with AutoPrune ("on") and
+// without ("off"): the cost of a commit that must tell whether to prune.
+// The image is deleted again, untimed. It runs in /dev/shm when it can,
+// as BenchmarkPrune does.
 func BenchmarkAutoPruneCommit(b *testing.B) {
 	for _, driver := range []string{DriverSQLite, DriverXattr} {
-		b.Run(driver, func(b *testing.B) {
-			c := benchCache(b, Config{Dir: memDir(b), MaxSize: 1 << 40, Driver: driver, AutoPrune: true})
-			if c.Driver() != driver {
-				b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
+		for _, auto := range []bool{false, true} {
+			name := driver + "/off"
+			if auto {
+				name = driver + "/on"
 			}
-			data := bytes.Repeat([]byte{'x'}, benchPruneSize)
-			for i := range benchPruneEntries {
-				if ok, err := c.CacheReader(fmt.Sprintf("entry-%05d", i), bytes.NewReader(data), Checksum{}); !ok || err != nil {
-					b.Fatalf("CacheReader = %v, %v", ok, err)
+			b.Run(name, func(b *testing.B) {
+				c := benchCache(b, Config{Dir: memDir(b), MaxSize: 1 << 40, Driver: driver, AutoPrune: auto})
+				if c.Driver() != driver {
+					b.Skipf("driver %s not available here (got %s)", driver, c.Driver())
 				}
-			}
-			for b.Loop() {
-				if ok, err := c.CacheReader("new", bytes.NewReader(data), Checksum{}); !ok || err != nil {
-					b.Fatalf("CacheReader = %v, %v", ok, err)
+				data := bytes.Repeat([]byte{'x'}, benchPruneSize)
+				for i := range benchPruneEntries {
+					if ok, err := c.CacheReader(fmt.Sprintf("entry-%05d", i), bytes.NewReader(data), Checksum{}); !ok || err != nil {
+						b.Fatalf("CacheReader = %v, %v", ok, err)
+					}
 				}
-				b.StopTimer()
-				if err := c.DeleteCached("new"); err != nil {
-					b.Fatal(err)
+				for b.Loop() {
+					if ok, err := c.CacheReader("new", bytes.NewReader(data), Checksum{}); !ok || err != nil {
+						b.Fatalf("CacheReader = %v, %v", ok, err)
+					}
+					b.StopTimer()
+					if err := c.DeleteCached("new"); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
 				}
-				b.StartTimer()
-			}
-		})
+			})
+		}
 	}
 }

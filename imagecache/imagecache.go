@@ -75,10 +75,12 @@ func WithLogger(l *slog.Logger) Option {
 // several processes may use one directory at once.
 type Cache struct {
 	cfg    Config
+	root   string // the cleaned cfg.Dir and a separator
 	log    *slog.Logger
 	meta   metadata
 	driver string
 	auto   *autoPrune // nil without Config.AutoPrune
+	hits   hitBatch
 
 	mu     sync.Mutex
 	closed bool
@@ -146,7 +148,8 @@ func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{cfg: cfg, log: log, meta: meta, driver: driver}
+	root := filepath.Clean(cfg.Dir) + string(filepath.Separator)
+	c := &Cache{cfg: cfg, root: root, log: log, meta: meta, driver: driver}
 	if err := c.adopt(); err != nil {
 		meta.close()
 		return nil, err
@@ -163,8 +166,8 @@ func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 // Driver names the metadata driver in use: DriverSQLite or DriverXattr.
 func (c *Cache) Driver() string { return c.driver }
 
-// Close releases the cache. Later calls return ErrClosed; so does a
-// second Close.
+// Close writes the hits counted in memory and releases the cache. Later
+// calls return ErrClosed; so does a second Close.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -172,7 +175,8 @@ func (c *Cache) Close() error {
 		return fmt.Errorf("imagecache: close: %w", ErrClosed)
 	}
 	c.closed = true
-	if err := c.meta.close(); err != nil {
+	herr := c.closeHits()
+	if err := errors.Join(herr, c.meta.close()); err != nil {
 		return fmt.Errorf("imagecache: close: %w", err)
 	}
 	return nil
@@ -219,7 +223,10 @@ func ValidID(id string) bool {
 	return true
 }
 
-func (c *Cache) path(dir, id string) string { return filepath.Join(c.cfg.Dir, dir, id) }
+// path names the file id in the layout directory dir. It joins by hand,
+// on the hit path, what filepath.Join would: dir is one of the layout's
+// names and id a single path element, so there is nothing to clean.
+func (c *Cache) path(dir, id string) string { return c.root + dir + string(filepath.Separator) + id }
 
 // adopt records files in data/ that have no record, as if they had been
 // written at their modification time, so that size and pruning see them.

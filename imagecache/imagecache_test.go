@@ -1323,6 +1323,11 @@ func icTestPruneConcurrent(t *testing.T, e *icEnv) {
 	for i := range 10 {
 		icRead(t, e.c, strconv.Itoa(i))
 	}
+	// Another Cache sees these hits once they are written, within a
+	// second; write them now.
+	if err := e.c.flushHits(); err != nil {
+		t.Fatal(err)
+	}
 	c2 := e.open(t)
 	var (
 		mu           sync.Mutex

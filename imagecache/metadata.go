@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"time"
 )
 
 // metadata keeps the records of cached images. There are two: sqlite, in
@@ -15,8 +14,12 @@ type metadata interface {
 	get(id string) (Record, bool, error)
 	// all returns every record.
 	all() ([]Record, error)
-	// hit counts one read to the end of id, at time at.
-	hit(id string, at time.Time) error
+	// addHits adds counted hits to the records they name, and moves
+	// each record's last access forward to the time of its last hit. A
+	// missing record is not an error: its image was removed meanwhile.
+	addHits(batch map[string]pendingHit) error
+	// size returns the total size of the records.
+	size() (int64, error)
 	// remove deletes the records of ids; a missing record is not an
 	// error.
 	remove(ids ...string) error

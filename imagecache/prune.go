@@ -33,6 +33,10 @@ func (c *Cache) Prune() (files int, bytes int64, err error) {
 	}
 	c.pruneMu.Lock()
 	defer c.pruneMu.Unlock()
+	// The access times of this process's hits decide the order too.
+	if err := c.flushHits(); err != nil {
+		return 0, 0, fmt.Errorf("imagecache: prune: %w", err)
+	}
 	lock, err := c.lockData()
 	if err != nil {
 		return 0, 0, fmt.Errorf("imagecache: prune: %w", err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 )
 
 // OpenForRead opens the cached image id. Reading it to the end and
@@ -24,30 +23,27 @@ func (c *Cache) OpenForRead(id string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imagecache: open %s: %w", id, err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("imagecache: open %s: %w", id, err)
-	}
-	return &hitReader{f: f, c: c, id: id, left: fi.Size()}, nil
+	return &hitReader{f: f, c: c, id: id}, nil
 }
 
 // hitReader counts a hit when it is closed after reading to the end:
-// after io.EOF, or after as many bytes as the file had (io.ReadFull of
-// the whole image never sees io.EOF).
+// after io.EOF, or after as many bytes as the file has (io.ReadFull of
+// the whole image never sees io.EOF). The file's size is asked only in
+// the second case, at Close: a hit costs no more system calls than
+// reading a file does.
 type hitReader struct {
 	f    *os.File
 	c    *Cache
 	id   string
-	left int64 // bytes not read yet
-	end  bool
+	read int64 // bytes read so far
+	end  bool  // io.EOF was seen
 	done bool
 }
 
 func (r *hitReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
-	r.left -= int64(n)
-	if err == io.EOF || r.left <= 0 {
+	r.read += int64(n)
+	if err == io.EOF {
 		r.end = true
 	}
 	if err != nil && err != io.EOF {
@@ -60,6 +56,7 @@ func (r *hitReader) Read(p []byte) (int, error) {
 // as it is: it may be w's own.
 func (r *hitReader) WriteTo(w io.Writer) (int64, error) {
 	n, err := io.Copy(w, r.f)
+	r.read += n
 	if err == nil {
 		r.end = true
 	}
@@ -71,6 +68,11 @@ func (r *hitReader) Close() error {
 		return nil
 	}
 	r.done = true
+	if !r.end && r.read > 0 {
+		if fi, err := r.f.Stat(); err == nil && r.read >= fi.Size() {
+			r.end = true
+		}
+	}
 	err := r.f.Close()
 	if r.end {
 		r.c.countHit(r.id)
@@ -79,13 +81,6 @@ func (r *hitReader) Close() error {
 		return fmt.Errorf("imagecache: close %s: %w", r.id, err)
 	}
 	return nil
-}
-
-// countHit counts one read of id to its end, now.
-func (c *Cache) countHit(id string) {
-	if err := c.meta.hit(id, time.Now()); err != nil {
-		c.log.Warn("imagecache: cannot count a hit", "id", id, "err", err)
-	}
 }
 
 // IsCached reports whether id is cached.
@@ -98,10 +93,14 @@ func (c *Cache) IsCached(id string) bool {
 }
 
 // HitCount returns how many times id was read to the end; 0 for an id
-// without a record.
+// without a record. It counts this process's hits exactly, and other
+// processes' within about a second.
 func (c *Cache) HitCount(id string) (int64, error) {
 	if err := c.check("hits of", id); err != nil {
 		return 0, err
+	}
+	if err := c.flushHits(); err != nil {
+		return 0, fmt.Errorf("imagecache: hits of %s: %w", id, err)
 	}
 	r, _, err := c.meta.get(id)
 	if err != nil {
@@ -125,10 +124,14 @@ func (c *Cache) ImageSize(id string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// CachedImages returns the records of the cached images, by id.
+// CachedImages returns the records of the cached images, by id. Hit
+// counts and access times are as HitCount's.
 func (c *Cache) CachedImages() ([]Record, error) {
 	if err := c.checkOpen("list"); err != nil {
 		return nil, err
+	}
+	if err := c.flushHits(); err != nil {
+		return nil, fmt.Errorf("imagecache: list: %w", err)
 	}
 	rs, err := c.meta.all()
 	if err != nil {
@@ -144,11 +147,11 @@ func (c *Cache) Size() (int64, error) {
 	if err := c.checkOpen("size"); err != nil {
 		return 0, err
 	}
-	rs, err := c.meta.all()
+	n, err := c.meta.size()
 	if err != nil {
 		return 0, fmt.Errorf("imagecache: size: %w", err)
 	}
-	return totalSize(rs), nil
+	return n, nil
 }
 
 func totalSize(rs []Record) int64 {

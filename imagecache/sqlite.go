@@ -132,15 +132,31 @@ func (m *sqliteMeta) all() ([]Record, error) {
 	return rs, rows.Err()
 }
 
-func (m *sqliteMeta) hit(id string, at time.Time) error {
-	res, err := m.db.Exec(`UPDATE images SET hits = hits + 1, last_accessed = ? WHERE id = ?`, at.UnixNano(), id)
+// addHits writes a batch in one transaction. An access time only moves
+// forward: another process may have recorded a later one.
+func (m *sqliteMeta) addHits(batch map[string]pendingHit) error {
+	tx, err := m.db.Begin()
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("record %s: %w", id, ErrNotFound)
+	defer tx.Rollback() // a no-op after Commit
+	st, err := tx.Prepare(`UPDATE images SET hits = hits + ?, last_accessed = MAX(last_accessed, ?) WHERE id = ?`)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer st.Close()
+	for id, p := range batch {
+		if _, err := st.Exec(p.n, p.at.UnixNano(), id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (m *sqliteMeta) size() (int64, error) {
+	var n int64
+	err := m.db.QueryRow(`SELECT COALESCE(SUM(size), 0) FROM images`).Scan(&n)
+	return n, err
 }
 
 // remove deletes the records in one transaction: a prune of thousands

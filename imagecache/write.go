@@ -273,10 +273,17 @@ func (w *writer) commit() error {
 	if err != nil {
 		return err
 	}
-	var replaced int64 // the size of a record this one replaces
+	var replaced int64 // the size of an image this one replaces
 	if c.auto != nil {
-		replaced = c.recordedSize(w.id)
+		// The file's size is its record's, and a stat costs far less
+		// than a metadata query; a measure corrects any difference.
+		if fi, err := os.Lstat(c.path(dataDir, w.id)); err == nil {
+			replaced = fi.Size()
+		}
 	}
+	// Hits of an image this one replaces, or of one deleted before it,
+	// are not its own.
+	c.dropHits(w.id)
 	if err := os.Rename(c.path(incompleteDir, w.id), c.path(dataDir, w.id)); err != nil {
 		lock.Unlock()
 		return err

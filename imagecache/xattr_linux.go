@@ -159,12 +159,22 @@ func (m *xattrMeta) all() ([]Record, error) {
 	return rs, nil
 }
 
-// hit increments the count under a lock on the file, so that hits from
-// several goroutines or processes are not lost.
-func (m *xattrMeta) hit(id string, at time.Time) error {
+// addHits adds each id's hits under a lock on its file, so that hits
+// from other processes are not lost.
+func (m *xattrMeta) addHits(batch map[string]pendingHit) error {
+	var errs []error
+	for id, p := range batch {
+		if err := m.addHit(id, p); err != nil {
+			errs = append(errs, fmt.Errorf("hits of %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *xattrMeta) addHit(id string, p pendingHit) error {
 	f, err := os.Open(filepath.Join(m.dir, id))
 	if noRecord(err) {
-		return fmt.Errorf("record %s: %w", id, ErrNotFound)
+		return nil // removed meanwhile
 	}
 	if err != nil {
 		return err
@@ -178,18 +188,56 @@ func (m *xattrMeta) hit(id string, at time.Time) error {
 	hits, err := getAttr(fd, attrHits)
 	switch {
 	case noRecord(err):
-		return fmt.Errorf("record %s: %w", id, ErrNotFound)
+		return nil
 	case err != nil && !errors.Is(err, unix.ERANGE): // ERANGE: damaged, counted afresh below
-		return fmt.Errorf("hits of %s: %w", id, err)
+		return err
 	}
 	n, err := strconv.ParseInt(hits, 10, 64)
 	if err != nil || n < 0 {
 		n = 0 // damaged: count afresh
 	}
-	if err := unix.Fsetxattr(fd, attrHits, []byte(strconv.FormatInt(n+1, 10)), 0); err != nil {
+	if err := unix.Fsetxattr(fd, attrHits, []byte(strconv.FormatInt(n+p.n, 10)), 0); err != nil {
 		return err
 	}
-	return unix.Fsetxattr(fd, attrAccessed, []byte(strconv.FormatInt(at.UnixNano(), 10)), 0)
+	at := p.at.UnixNano()
+	if v, err := getAttr(fd, attrAccessed); err == nil {
+		if prev, err := strconv.ParseInt(v, 10, 64); err == nil {
+			at = max(at, prev)
+		}
+	}
+	return unix.Fsetxattr(fd, attrAccessed, []byte(strconv.FormatInt(at, 10)), 0)
+}
+
+// size sums the sizes of the files that hold a record: no attribute but
+// the hit count needs reading.
+func (m *xattrMeta) size() (int64, error) {
+	entries, err := os.ReadDir(m.dir)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	var buf [32]byte
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !ValidID(e.Name()) {
+			continue
+		}
+		path := filepath.Join(m.dir, e.Name())
+		if _, err := unix.Getxattr(path, attrHits, buf[:]); err != nil && !errors.Is(err, unix.ERANGE) {
+			if noRecord(err) {
+				continue
+			}
+			return 0, err
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			if noRecord(err) {
+				continue
+			}
+			return 0, err
+		}
+		total += st.Size
+	}
+	return total, nil
 }
 
 // remove has nothing to do: the attributes go with the file.
