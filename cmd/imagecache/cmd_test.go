@@ -63,6 +63,8 @@ func cacheImage(t *testing.T, c *imagecache.Cache, id string, n int) []byte {
 	return b
 }
 
+// readAll reads id to its end, a hit, and writes the hit at once where
+// the commands' own caches see it.
 func readAll(t *testing.T, c *imagecache.Cache, id string) {
 	t.Helper()
 	rc, err := c.OpenForRead(id)
@@ -74,6 +76,9 @@ func readAll(t *testing.T, c *imagecache.Cache, id string) {
 		t.Fatal(err)
 	}
 	rc.Close()
+	if _, err := c.HitCount(id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
