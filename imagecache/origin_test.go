@@ -394,6 +394,9 @@ func TestHTTPOriginPrefetch(t *testing.T) {
 	if !errors.Is(res.Failed["liar"], ErrChecksum) || !errors.Is(res.Failed["gone"], ErrNotFound) || len(res.Failed) != 2 {
 		t.Errorf("failed %v; want liar with ErrChecksum and gone with ErrNotFound", res.Failed)
 	}
+	if msg := res.Failed["gone"].Error(); strings.Count(msg, "imagecache:") != 1 {
+		t.Errorf("the error of gone names the package more than once: %s", msg)
+	}
 	for id, b := range want {
 		rc, err := c.OpenForRead(id)
 		if err != nil {
