@@ -13,6 +13,7 @@ import (
 
 	"github.com/arcache-go/arcache"
 	"github.com/arcache-go/arcache/internal/fsutil"
+	"github.com/arcache-go/arcache/internal/imagefile"
 	"github.com/spf13/cobra"
 )
 
@@ -61,14 +62,6 @@ type importOptions struct {
 	maxPixels int64
 	replace   bool
 	verbose   bool
-}
-
-// imageExts are the extensions Refresh reads, in lower case, for the
-// report to tell images with names that are not keys from other files.
-// TestImageExtsAreRefreshs checks them against Refresh.
-var imageExts = map[string]bool{
-	".png": true, ".jpg": true, ".jpeg": true, ".gif": true,
-	".bmp": true, ".tif": true, ".tiff": true, ".webp": true,
 }
 
 // importer brings DIR's files one by one into a temporary folder that is
@@ -204,7 +197,7 @@ func (im *importer) importEntry(de fs.DirEntry) error {
 	}
 	ext := filepath.Ext(name)
 	key := strings.TrimSuffix(name, ext)
-	if !imageExts[strings.ToLower(ext)] {
+	if !imagefile.IsImage(name) {
 		im.skipped++
 		im.note("skipped %s: not an image file Refresh reads", name)
 		return nil

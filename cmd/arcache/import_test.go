@@ -350,24 +350,3 @@ func TestImportExportRoundTrip(t *testing.T) {
 		}
 	}
 }
-
-// The report's list of extensions is Refresh's: a file of garbage under a
-// key is refused when Refresh reads its extension, and skipped otherwise.
-func TestImageExtsAreRefreshs(t *testing.T) {
-	exts := []string{".png", ".PNG", ".jpg", ".Jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp",
-		".txt", ".svg", ".ico", ".heic", ".avif", ".jxl", ".pnm", ".xpm", ".png~", ""}
-	for _, ext := range exts {
-		dir := t.TempDir()
-		writeText(t, filepath.Join(dir, "k"+ext), "garbage")
-		c, err := arcache.New(arcache.Config{CacheDir: dir, ErrorDir: t.TempDir(), BinFile: arcache.NoBinFile,
-			CacheMax: 10, MaxImagePixels: 100}, arcache.WithLogger(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.Refresh(false)
-		c.Close()
-		if read := err != nil; read != imageExts[strings.ToLower(ext)] {
-			t.Errorf("Refresh reads %q: %v; imageExts says %v", ext, read, !read)
-		}
-	}
-}
