@@ -58,7 +58,8 @@ const (
 // An invalid id is answered 400 before the file system is touched, an
 // origin error matching ErrNotFound 404, any other origin error (a
 // panicking origin included) 502, and a method other than GET and HEAD
-// 405. Error bodies are short plain text that name no file.
+// 405. Error bodies are short plain text that name no file. A nil origin
+// has no images: those not cached are 404.
 //
 // Every answer has a Cache-Status header (RFC 9211) that tells hits from
 // misses exactly:
@@ -71,6 +72,9 @@ func NewHandler(c *Cache, origin Fetcher) http.Handler {
 	tags, err := lru.New[string, fileTag](tagEntries)
 	if err != nil {
 		panic(err) // only for a size below 1
+	}
+	if origin == nil {
+		origin = func(context.Context, string) (io.ReadCloser, Checksum, error) { return nil, Checksum{}, ErrNotFound }
 	}
 	return &handler{c: c, origin: origin, tags: tags, flights: map[string]*flight{}}
 }
@@ -270,6 +274,9 @@ func (h *handler) fetch(ctx context.Context, id string, fl *flight) {
 	defer h.land(id, fl)
 	rc, sum, err := h.origin(ctx, id)
 	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
 		fl.err = fmt.Errorf("imagecache: fetch %s: %w", id, err)
 		return
 	}

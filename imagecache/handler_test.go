@@ -419,7 +419,9 @@ func TestHandlerConcurrentFirstGETs(t *testing.T) {
 	const clients = 20
 	data, sum := hImage(2<<20, 5)
 	all := make(chan struct{})
-	slow := func(data []byte) io.Reader { return &hSlowReader{data: data, piece: 64 << 10, pause: time.Millisecond} }
+	slow := func(data []byte) io.Reader {
+		return &hSlowReader{data: data, piece: 64 << 10, pause: 2 * time.Millisecond}
+	}
 	e := hStart(t, DriverSQLite, func(ctx context.Context, id string) (io.ReadCloser, Checksum, error) {
 		<-all // every client is in the handler before the origin answers
 		return hServe(data, sum, slow)(ctx, id)
@@ -633,7 +635,7 @@ func TestHandlerWaitersShareFailure(t *testing.T) {
 			e.onArrival(func(n int64) {
 				if n == 1+waiters {
 					go func() {
-						time.Sleep(20 * time.Millisecond) // for the last to join
+						time.Sleep(100 * time.Millisecond) // for the last to join
 						close(release)
 					}()
 				}
@@ -756,6 +758,18 @@ func TestHandlerStatuses(t *testing.T) {
 				t.Errorf("%s %s: cached after a failed fetch", m, tc.id)
 			}
 		}
+	}
+
+	// Without an origin, there is nothing to fetch.
+	noOrigin := httptest.NewServer(NewHandler(e.c, nil))
+	defer noOrigin.Close()
+	resp, err := noOrigin.Client().Get(noOrigin.URL + "/elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET of an image not cached without an origin: %d; want 404", resp.StatusCode)
 	}
 
 	e.c.Close()
