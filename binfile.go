@@ -153,17 +153,22 @@ func (c *SlugCache) LoadFrom(r io.Reader) (int, error) {
 		return 0, fmt.Errorf("arcache: load: %w", ErrClosed)
 	}
 	re := &readErrs{r: r}
-	recs, damage := readBin(bufio.NewReader(re))
-	if err := c.storeLoaded(recs); err != nil {
-		return 0, fmt.Errorf("arcache: load: %w", err)
-	}
+	n, damage, err := scanBin(bufio.NewReader(re), func(key string, img image.Image) error {
+		if _, err := c.storeEntry(keyIndex(key), &entry{key: key, img: img}); err != nil {
+			return err
+		}
+		c.imported.Add(1)
+		return nil
+	})
 	switch {
+	case err != nil:
+		return n, fmt.Errorf("arcache: load: %w", err)
 	case re.err != nil:
-		return len(recs), fmt.Errorf("arcache: load after %d entries: %w", len(recs), re.err)
+		return n, fmt.Errorf("arcache: load after %d entries: %w", n, re.err)
 	case damage != nil:
-		return len(recs), fmt.Errorf("arcache: load: %w after %d entries: %w", ErrCorrupt, len(recs), damage)
+		return n, fmt.Errorf("arcache: load: %w after %d entries: %w", ErrCorrupt, n, damage)
 	}
-	return len(recs), nil
+	return n, nil
 }
 
 // storeLoaded stores the records read from a bin file.
@@ -240,19 +245,31 @@ type loaded struct {
 	img image.Image
 }
 
-// readBin decodes a bin file. It returns the records read before any
-// damage, and the damage.
+// readBin decodes a bin file whole. It returns the records read before
+// any damage, and the damage.
 func readBin(r io.Reader) ([]loaded, error) {
+	var recs []loaded
+	_, damage, _ := scanBin(r, func(key string, img image.Image) error {
+		recs = append(recs, loaded{key, img})
+		return nil
+	})
+	return recs, damage
+}
+
+// scanBin decodes a bin file, handing each record to fn in file order as
+// it is checked. It returns how many records fn accepted, the damage
+// found, if any, and fn's error, which stops it.
+func scanBin(r io.Reader, fn func(key string, img image.Image) error) (n int, damage, stopped error) {
 	dec := gob.NewDecoder(r)
 	var h binHeader
 	if err := dec.Decode(&h); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return 0, fmt.Errorf("header: %w", err), nil
 	}
 	if h.Magic != binMagic {
-		return nil, fmt.Errorf("not an arcache bin file")
+		return 0, fmt.Errorf("not an arcache bin file"), nil
 	}
 	if h.Version != binVersion {
-		return nil, fmt.Errorf("format version %d, this arcache reads version %d", h.Version, binVersion)
+		return 0, fmt.Errorf("format version %d, this arcache reads version %d", h.Version, binVersion), nil
 	}
 
 	// The decoder runs ahead, to the first error; io.EOF after the
@@ -290,30 +307,32 @@ func readBin(r io.Reader) ([]loaded, error) {
 		}
 	}()
 
-	var recs []loaded
 	for d := range entries {
 		switch e := d.e; {
 		case d.err != nil:
 			if d.err == io.EOF {
 				d.err = io.ErrUnexpectedEOF // the trailer is missing
 			}
-			return recs, fmt.Errorf("record %d: %w", len(recs), d.err)
+			return n, fmt.Errorf("record %d: %w", n, d.err), nil
 		case e.Record != nil:
 			img, err := e.Record.image()
 			if err != nil {
-				return recs, fmt.Errorf("record %d: %w", len(recs), err)
+				return n, fmt.Errorf("record %d: %w", n, err), nil
 			}
-			recs = append(recs, loaded{e.Record.Key, img})
+			if err := fn(e.Record.Key, img); err != nil {
+				return n, nil, err
+			}
+			n++
 		case e.Trailer != nil:
-			if e.Trailer.Count != len(recs) {
-				return recs, fmt.Errorf("trailer counts %d records, file holds %d", e.Trailer.Count, len(recs))
+			if e.Trailer.Count != n {
+				return n, fmt.Errorf("trailer counts %d records, file holds %d", e.Trailer.Count, n), nil
 			}
 			if end := <-entries; end.err != io.EOF {
-				return recs, errors.New("data after the trailer")
+				return n, errors.New("data after the trailer"), nil
 			}
-			return recs, nil
+			return n, nil, nil
 		default:
-			return recs, fmt.Errorf("record %d: empty", len(recs))
+			return n, fmt.Errorf("record %d: empty", n), nil
 		}
 	}
 	panic("unreachable: the decoder stops only after sending an error")

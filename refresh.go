@@ -16,17 +16,12 @@ import (
 	"time"
 
 	"github.com/arcache-go/arcache/internal/fsutil"
+	"github.com/arcache-go/arcache/internal/imagefile"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 )
-
-// refreshExts are the file extensions Refresh imports.
-var refreshExts = map[string]bool{
-	".png": true, ".jpg": true, ".jpeg": true, ".gif": true,
-	".bmp": true, ".tif": true, ".tiff": true, ".webp": true,
-}
 
 // importedFile is the file an entry was imported from, as it was then.
 type importedFile struct {
@@ -94,7 +89,7 @@ func (c *SlugCache) refresh(resave bool) (n int, refused, err error) {
 		case de.IsDir():
 			c.log.Debug("arcache: refresh skips a directory", "dir", dir, "name", name)
 			continue
-		case !refreshExts[strings.ToLower(ext)] || !de.Type().IsRegular():
+		case !imagefile.IsImage(name) || !de.Type().IsRegular():
 			continue
 		case !ValidKey(key):
 			c.log.Info("arcache: refresh skips a file whose name is not a key", "dir", dir, "name", name)

@@ -11,28 +11,45 @@ import (
 // DeleteCached removes the cached image id and its record; an id that is
 // not cached is not an error.
 func (c *Cache) DeleteCached(id string) error {
+	_, err := c.deleteCached(id)
+	return err
+}
+
+// deleteCached is DeleteCached, and reports whether there was anything to
+// remove: the file, or a record left without one (which CachedImages
+// still lists).
+func (c *Cache) deleteCached(id string) (removed bool, err error) {
 	if err := c.check("delete", id); err != nil {
-		return err
+		return false, err
 	}
 	lock, err := c.lockData()
 	if err != nil {
-		return fmt.Errorf("imagecache: delete %s: %w", id, err)
+		return false, fmt.Errorf("imagecache: delete %s: %w", id, err)
 	}
 	defer lock.Unlock()
 	var size int64
 	if c.auto != nil {
 		size = c.recordedSize(id)
 	}
-	if err := os.Remove(c.path(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("imagecache: delete %s: %w", id, err)
+	switch err := os.Remove(c.path(dataDir, id)); {
+	case err == nil:
+		removed = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("imagecache: delete %s: %w", id, err)
+	default:
+		_, had, err := c.meta.get(id)
+		if err != nil {
+			return false, fmt.Errorf("imagecache: delete %s: %w", id, err)
+		}
+		removed = had
 	}
 	if err := c.meta.remove(id); err != nil {
-		return fmt.Errorf("imagecache: delete %s: %w", id, err)
+		return removed, fmt.Errorf("imagecache: delete %s: %w", id, err)
 	}
 	if c.auto != nil {
 		c.auto.add(-size)
 	}
-	return nil
+	return removed, nil
 }
 
 // DeleteAllCached removes every cached image and every record, those of

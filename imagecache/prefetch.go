@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -80,7 +81,7 @@ func (c *Cache) prefetchOne(ctx context.Context, fetch Fetcher, id string) (err 
 	}()
 	rc, sum, err := fetch(ctx, id)
 	if err != nil {
-		return fmt.Errorf("imagecache: fetch %s: %w", id, err)
+		return fetchError(id, err)
 	}
 	defer rc.Close()
 	// CacheReader returns the body's errors as they are, and its own
@@ -110,4 +111,13 @@ func (b fetchedBody) Read(p []byte) (int, error) {
 		err = fmt.Errorf("imagecache: fetch %s: %w", b.id, err)
 	}
 	return n, err
+}
+
+// fetchError names id in a Fetcher's error, unless the error comes from
+// this package (HTTPOrigin's do) and so names it already.
+func fetchError(id string, err error) error {
+	if strings.HasPrefix(err.Error(), "imagecache: ") {
+		return err
+	}
+	return fmt.Errorf("imagecache: fetch %s: %w", id, err)
 }
