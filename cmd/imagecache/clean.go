@@ -20,10 +20,10 @@ older than --stall whose writer is gone (Glance's glance-cache-cleaner).`,
 		Example: `  imagecache clean --dir /var/cache/images --stall 2h`,
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			if stall < 0 {
-				return fmt.Errorf("--stall %v is negative", stall)
+			if stall <= 0 {
+				return fmt.Errorf("--stall %v: want a duration above 0", stall)
 			}
-			c, err := g.open(cmd, imagecache.Config{StallTime: stall}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{StallTime: stall}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}

@@ -43,7 +43,7 @@ the others are deleted.`,
 			return nil
 		},
 		RunE: runE(func(cmd *cobra.Command, ids []string) error {
-			c, err := g.open(cmd, imagecache.Config{}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}
@@ -64,10 +64,12 @@ the others are deleted.`,
 				// What was there, for the report; the deletes themselves
 				// do not mind either way.
 				cached, queued := c.IsCached(id), c.IsQueued(id)
-				if err := c.DeleteCached(id); err != nil {
+				// The queue entry first: a prefetch meanwhile must not
+				// bring the image back.
+				if err := c.DeleteQueued(id); err != nil {
 					return err
 				}
-				if err := c.DeleteQueued(id); err != nil {
+				if err := c.DeleteCached(id); err != nil {
 					return err
 				}
 				switch {

@@ -1,5 +1,3 @@
-//go:build imagecache_http
-
 package main
 
 import (
@@ -217,14 +215,14 @@ func TestCountingWriter(t *testing.T) {
 
 func TestCacheStatus(t *testing.T) {
 	for in, want := range map[string]string{
-		"imagecache; hit":                          "hit",
-		"imagecache; fwd=uri-miss":                 "fwd",
-		"imagecache; fwd=uri-miss; collapsed":      "fwd",
-		"Other; hit, imagecache; fwd=uri-miss":     "fwd",
-		"imagecache;fwd=miss;stored":               "fwd",
+		"imagecache; hit":                           "hit",
+		"imagecache; fwd=uri-miss":                  "fwd",
+		"imagecache; fwd=uri-miss; collapsed":       "fwd",
+		"Other; hit, imagecache; fwd=uri-miss":      "fwd",
+		"imagecache;fwd=miss;stored":                "fwd",
 		"imagecache; fwd=uri-miss, downstream; hit": "fwd",
-		"other; hit":                               "",
-		"":                                         "",
+		"other; hit": "",
+		"":           "",
 	} {
 		if got := cacheStatus(in); got != want {
 			t.Errorf("cacheStatus(%q) = %q, want %q", in, got, want)
@@ -402,13 +400,13 @@ func TestServe(t *testing.T) {
 
 	m := scrape(t, admin+"/metrics")
 	for name, want := range map[string]float64{
-		"imagecache_hits_total":                                  1,
-		"imagecache_misses_total":                                1,
-		"imagecache_origin_fetches_total":                        1,
-		"imagecache_origin_errors_total":                         0,
+		"imagecache_hits_total":                                   1,
+		"imagecache_misses_total":                                 1,
+		"imagecache_origin_fetches_total":                         1,
+		"imagecache_origin_errors_total":                          0,
 		`imagecache_http_requests_total{code="200",method="GET"}`: 2,
-		"imagecache_http_response_bytes_total":                   float64(2 * len(img)),
-		"imagecache_size_bytes":                                  float64(len(img)),
+		"imagecache_http_response_bytes_total":                    float64(2 * len(img)),
+		"imagecache_size_bytes":                                   float64(len(img)),
 	} {
 		if got, ok := m[name]; !ok || got != want {
 			t.Errorf("metric %s = %v (present: %v), want %v", name, got, ok, want)
@@ -417,6 +415,21 @@ func TestServe(t *testing.T) {
 	for _, name := range []string{"go_goroutines", "process_open_fds"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("no metric %s", name)
+		}
+	}
+
+	// An origin error: 502, counted as such.
+	if resp, _ := get(t, public+"/broken"); resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("GET of an image the origin fails on: %s, want 502", resp.Status)
+	}
+	m = scrape(t, admin+"/metrics")
+	for name, want := range map[string]float64{
+		"imagecache_origin_fetches_total":                         2,
+		"imagecache_origin_errors_total":                          1,
+		`imagecache_http_requests_total{code="502",method="GET"}`: 1,
+	} {
+		if got := m[name]; got != want {
+			t.Errorf("after an origin error, metric %s = %v, want %v", name, got, want)
 		}
 	}
 
@@ -506,4 +519,3 @@ func TestServeUsage(t *testing.T) {
 		}
 	}
 }
-

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,7 +31,7 @@ With --json, print what the management API's GET /cache answers:
   imagecache list --dir /var/cache/images --json | jq '.cached_images[].image_id'`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := g.open(cmd, imagecache.Config{}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}
@@ -59,12 +61,24 @@ type cacheListing struct {
 }
 
 type cachedImage struct {
-	ImageID      string    `json:"image_id"`
-	Size         int64     `json:"size"`
-	Hits         int64     `json:"hits"`
-	LastAccessed time.Time `json:"last_accessed"` // RFC 3339
-	LastModified time.Time `json:"last_modified"`
-	Checksum     string    `json:"checksum"` // "algo:hex", or "" for none
+	ImageID      string   `json:"image_id"`
+	Size         int64    `json:"size"`
+	Hits         int64    `json:"hits"`
+	LastAccessed listTime `json:"last_accessed"`
+	LastModified listTime `json:"last_modified"`
+	Checksum     string   `json:"checksum"` // "algo:hex", or "" for none
+}
+
+// listTime is a time as the management API writes it: RFC 3339 in UTC,
+// with the fractional digits it needs; null for a time not recorded.
+type listTime time.Time
+
+func (t listTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	return strconv.AppendQuote(nil, tt.UTC().Format(time.RFC3339Nano)), nil
 }
 
 func writeListingJSON(w io.Writer, rs []imagecache.Record, queued []string) error {
@@ -77,8 +91,8 @@ func writeListingJSON(w io.Writer, rs []imagecache.Record, queued []string) erro
 			ImageID:      r.ID,
 			Size:         r.Size,
 			Hits:         r.Hits,
-			LastAccessed: r.LastAccessed.UTC(),
-			LastModified: r.LastModified.UTC(),
+			LastAccessed: listTime(r.LastAccessed),
+			LastModified: listTime(r.LastModified),
 			Checksum:     checksumText(r.Checksum),
 		})
 	}
@@ -91,7 +105,7 @@ func checksumText(s imagecache.Checksum) string {
 	if s.IsZero() {
 		return ""
 	}
-	return s.Algo + ":" + s.Hex
+	return strings.ToLower(s.Algo + ":" + s.Hex)
 }
 
 // shortChecksum keeps the table narrow: enough of the digest to tell

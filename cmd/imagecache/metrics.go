@@ -1,5 +1,3 @@
-//go:build imagecache_http
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build imagecache_http
-
 package main
 
 import (
@@ -44,7 +42,7 @@ fetched; otherwise each image gets a line.`,
 			if workers < 1 {
 				return fmt.Errorf("--workers %d: want at least 1", workers)
 			}
-			c, err := g.open(cmd, imagecache.Config{}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}
@@ -128,12 +126,10 @@ func newPrefetchProgress(c *imagecache.Cache, w io.Writer, ids int, bar bool) *p
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(bytesDescription(0)),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("images"),
-			progressbar.OptionShowIts(),
 			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		)
 		p.bar.RenderBlank()
 	}
@@ -217,8 +213,12 @@ func (p *prefetchProgress) finish(res imagecache.PrefetchResult, queued []string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar != nil {
-		p.bar.Describe(bytesDescription(p.total))
-		p.bar.Finish()
+		// A finished bar draws itself again when described.
+		if !p.bar.IsFinished() {
+			p.bar.Describe(bytesDescription(p.total))
+			p.bar.Finish()
+		}
+		fmt.Fprintln(p.w)
 	} else {
 		for _, id := range res.Skipped {
 			fmt.Fprintf(p.w, "skipped %s: already cached\n", id)

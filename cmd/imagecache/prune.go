@@ -23,7 +23,7 @@ counts as accessed when it was cached.`,
 		Example: `  imagecache prune --dir /var/cache/images --max-size 20GiB`,
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := g.open(cmd, imagecache.Config{MaxSize: int64(maxSize)}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{MaxSize: int64(maxSize)}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}

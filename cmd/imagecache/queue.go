@@ -25,7 +25,7 @@ nothing.`,
 					return fmt.Errorf("queue %q: %w", id, imagecache.ErrInvalidID)
 				}
 			}
-			c, err := g.open(cmd, imagecache.Config{}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}

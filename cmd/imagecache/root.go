@@ -57,10 +57,11 @@ powers of ten).`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dir, "dir", "", "the cache `directory` (required)")
 	pf.StringVar(&g.driver, "driver", imagecache.DriverSQLite, "the metadata `driver`: sqlite or xattr")
-	root.AddCommand(httpCommands(g)...)
 	root.AddCommand(
+		newServeCmd(g),
 		newListCmd(g),
 		newQueueCmd(g),
+		newPrefetchCmd(g),
 		newPruneCmd(g),
 		newCleanCmd(g),
 		newDeleteCmd(g),
@@ -80,12 +81,13 @@ func runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, 
 }
 
 // open opens the cache the global flags name, with cfg's other settings,
-// logging to the command's standard error at level and above.
-func (g *globals) open(cmd *cobra.Command, cfg imagecache.Config, level slog.Level) (*imagecache.Cache, error) {
+// logging to log.
+func (g *globals) open(cfg imagecache.Config, log *slog.Logger) (*imagecache.Cache, error) {
 	cfg.Dir, cfg.Driver = g.dir, g.driver
-	return imagecache.New(cfg, imagecache.WithLogger(newLogger(cmd, level)))
+	return imagecache.New(cfg, imagecache.WithLogger(log))
 }
 
+// newLogger logs to the command's standard error, at level and above.
 func newLogger(cmd *cobra.Command, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 }

@@ -1,5 +1,3 @@
-//go:build imagecache_http
-
 package main
 
 import (
@@ -105,7 +103,7 @@ func serve(ctx context.Context, g *globals, cmd *cobra.Command, s serveFlags) er
 		return err
 	}
 	log := newLogger(cmd, slog.LevelInfo)
-	c, err := g.open(cmd, imagecache.Config{MaxSize: int64(s.maxSize), StallTime: s.stall, AutoPrune: s.autoPrune}, slog.LevelInfo)
+	c, err := g.open(imagecache.Config{MaxSize: int64(s.maxSize), StallTime: s.stall, AutoPrune: s.autoPrune}, log)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ record is deleted; each is printed, and the exit status is then 1.`,
 		Example: `  imagecache verify --dir /var/cache/images`,
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := g.open(cmd, imagecache.Config{}, slog.LevelWarn)
+			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
 			}
