@@ -512,10 +512,24 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--dir", dir, "--origin", "http://o", "--workers", "0"}, "imagecache: --workers 0: want at least 1"},
 		{[]string{"serve", "--dir", dir, "--origin", "http://o", "--max-size", "0", "--auto-prune"}, "imagecache: --auto-prune needs a --max-size above 0"},
 		{[]string{"serve", "--dir", dir, "--origin", "http://o", "--listen", "127.0.0.1:-1"}, "imagecache: listen tcp: address -1: invalid port"},
+		{[]string{"serve", "--dir", dir, "--origin", "images.internal"}, `imagecache: --origin "images.internal": want an http or https URL`},
+		{[]string{"prefetch", "--dir", dir, "--origin", "ftp://images"}, `imagecache: --origin "ftp://images": want an http or https URL`},
+		{[]string{"prefetch", "--dir", dir, "--origin", "http://o", "--workers", "-1"}, "imagecache: --workers -1: want at least 1"},
 	} {
 		_, errs, code := run(t, tc.args...)
 		if code != 1 || !strings.HasPrefix(errs, tc.want) {
 			t.Errorf("%q: status %d, stderr %q; want 1 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
+func TestCheckOrigin(t *testing.T) {
+	if got, err := checkOrigin("https://cache:s3cret@images.internal/v2/images"); err != nil || strings.Contains(got, "s3cret") {
+		t.Errorf("checkOrigin with a password = %q, %v; want it without the password", got, err)
+	}
+	for _, bad := range []string{"", "images.internal", "/v2/images", "ftp://images.internal", "http://", "http://[::1"} {
+		if _, err := checkOrigin(bad); err == nil {
+			t.Errorf("checkOrigin(%q) accepted it", bad)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -42,6 +41,9 @@ fetched; otherwise each image gets a line.`,
 			if workers < 1 {
 				return fmt.Errorf("--workers %d: want at least 1", workers)
 			}
+			if _, err := checkOrigin(origin); err != nil {
+				return err
+			}
 			c, err := g.open(imagecache.Config{}, newLogger(cmd, slog.LevelWarn))
 			if err != nil {
 				return err
@@ -56,15 +58,6 @@ fetched; otherwise each image gets a line.`,
 	f.IntVar(&workers, "workers", 4, "how many images to fetch at once")
 	cmd.MarkFlagRequired("origin")
 	return cmd
-}
-
-// newOriginClient is the HTTP client of the origin: no limit on the
-// whole exchange, since images may be large, but one on the wait for an
-// answer.
-func newOriginClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = time.Minute
-	return &http.Client{Transport: t}
 }
 
 func isTerminal(w io.Writer) bool {

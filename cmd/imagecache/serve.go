@@ -102,6 +102,10 @@ func serve(ctx context.Context, g *globals, cmd *cobra.Command, s serveFlags) er
 	if err := s.check(); err != nil {
 		return err
 	}
+	originName, err := checkOrigin(s.origin)
+	if err != nil {
+		return err
+	}
 	log := newLogger(cmd, slog.LevelInfo)
 	c, err := g.open(imagecache.Config{MaxSize: int64(s.maxSize), StallTime: s.stall, AutoPrune: s.autoPrune}, log)
 	if err != nil {
@@ -139,7 +143,7 @@ func serve(ctx context.Context, g *globals, cmd *cobra.Command, s serveFlags) er
 	for i, l := range []net.Listener{pl, al} {
 		go func() { errc <- servers[i].Serve(l) }()
 	}
-	log.Info("imagecache: serving images", "addr", pl.Addr().String(), "origin", s.origin, "dir", g.dir, "driver", c.Driver())
+	log.Info("imagecache: serving images", "addr", pl.Addr().String(), "origin", originName, "dir", g.dir, "driver", c.Driver())
 	log.Info("imagecache: serving the management API and metrics", "addr", al.Addr().String())
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
