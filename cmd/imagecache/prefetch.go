@@ -114,7 +114,7 @@ type prefetchProgress struct {
 
 func newPrefetchProgress(c *imagecache.Cache, w io.Writer, ids int, bar bool) *prefetchProgress {
 	p := &prefetchProgress{c: c, w: w, bytes: map[string]int64{}, printed: map[string]bool{}}
-	if bar {
+	if bar && ids > 0 { // a bar of 0 would be a spinner
 		p.bar = progressbar.NewOptions(ids,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(bytesDescription(0)),
