@@ -23,6 +23,24 @@
 // chooses. [Cache.IsCached], [Cache.ImageSize], [Cache.HitCount] and
 // [Cache.CachedImages] tell what is cached, and [Cache.Size] its total.
 //
+// Hits are counted in memory and written to the metadata in batches,
+// within half a second and on [Cache.Close], so that a hit costs about
+// what reading the file does. HitCount, CachedImages and Prune see this
+// process's hits exactly; other processes see them within a second, and
+// a crash loses at most that second's counts.
+//
+// # Serving over HTTP
+//
+// [NewHandler] serves a cache as glance-api's cache middleware did:
+// GET and HEAD /{id} answer from disk, with ETags, conditional requests
+// and ranges, and an image not cached is fetched from its origin once,
+// however many requests ask for it, and streamed to the first while it
+// is cached. [HTTPOrigin] is a [Fetcher] for an origin that serves
+// images over HTTP, with their digests in Repr-Digest, Content-Digest or
+// Content-MD5. [NewAdminHandler] is Glance's cache management API (list,
+// queue, delete, clear, prune, clean), for a private listener. The
+// imagecache command serves both, with Prometheus metrics.
+//
 // # Checksums
 //
 // A [Checksum] is the digest (md5, sha256 or sha512) an image must have;

@@ -215,8 +215,12 @@ func isPlain(hd http.Header) bool {
 
 func originError(w http.ResponseWriter, status string, err error) {
 	w.Header().Set("Cache-Status", status)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		http.Error(w, "image not found", http.StatusNotFound)
+		return
+	case errors.Is(err, ErrClosed):
+		http.Error(w, "image cache closed", http.StatusServiceUnavailable)
 		return
 	}
 	http.Error(w, "origin fetch failed", http.StatusBadGateway)
@@ -263,8 +267,12 @@ func (h *handler) join(ctx context.Context, id string, stream bool) (fl *flight,
 	}
 	h.flights[id] = fl
 	// The fetch belongs to every request that waits for it, so none of
-	// them can cancel it.
-	go h.fetch(context.WithoutCancel(ctx), id, fl)
+	// them can cancel it; closing the cache does.
+	if !h.c.background(ctx, func(ctx context.Context) { h.fetch(ctx, id, fl) }) {
+		fl.err = fmt.Errorf("imagecache: fetch %s: %w", id, ErrClosed)
+		delete(h.flights, id)
+		close(fl.done)
+	}
 	return fl, nil, true
 }
 
@@ -277,7 +285,7 @@ func (h *handler) fetch(ctx context.Context, id string, fl *flight) {
 		if rc != nil {
 			rc.Close()
 		}
-		fl.err = fmt.Errorf("imagecache: fetch %s: %w", id, err)
+		fl.err = fetchError(id, err)
 		return
 	}
 	if rc == nil {

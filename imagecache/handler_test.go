@@ -982,3 +982,49 @@ func (l *hLog) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// Closing the cache ends a fetch no request waits for: Close returns
+// promptly, nothing is cached and no write is left behind.
+func TestHandlerCloseEndsOrphanFetch(t *testing.T) {
+	data, _ := hImage(256<<10, 11)
+	e := hStart(t, DriverSQLite, func(ctx context.Context, id string) (io.ReadCloser, Checksum, error) {
+		// The second half comes only when the fetch's context ends,
+		// and then as an error.
+		return io.NopCloser(io.MultiReader(bytes.NewReader(data[:len(data)/2]), hCtxErr{ctx})), Checksum{}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/img", nil)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	e.idle(t)
+	closed := make(chan error, 1)
+	go func() { closed <- e.c.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a fetch nobody waits for")
+	}
+	for _, d := range []string{dataDir, incompleteDir} {
+		if names, _ := os.ReadDir(filepath.Join(e.dir, d)); len(names) != 0 {
+			t.Errorf("%s/ holds %d files after Close; want none", d, len(names))
+		}
+	}
+	if r := e.get(t, "img"); r.code != http.StatusServiceUnavailable {
+		t.Errorf("GET after Close: %d; want 503", r.code)
+	}
+}
+
+// hCtxErr blocks until its context ends, then reads as its error.
+type hCtxErr struct{ ctx context.Context }
+
+func (r hCtxErr) Read([]byte) (int, error) { <-r.ctx.Done(); return 0, r.ctx.Err() }

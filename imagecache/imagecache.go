@@ -1,6 +1,7 @@
 package imagecache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,6 +85,11 @@ type Cache struct {
 
 	mu     sync.Mutex
 	closed bool
+	// Work the cache runs for no caller, such as NewHandler's fetches,
+	// ends with stop, which Close cancels before it waits for bg.
+	stop   context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
 	// pruneMu keeps this process's prunes apart; a lock file keeps
 	// other processes' out.
 	pruneMu sync.Mutex
@@ -150,6 +156,7 @@ func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 	}
 	root := filepath.Clean(cfg.Dir) + string(filepath.Separator)
 	c := &Cache{cfg: cfg, root: root, log: log, meta: meta, driver: driver}
+	c.stop, c.cancel = context.WithCancel(context.Background())
 	if err := c.adopt(); err != nil {
 		meta.close()
 		return nil, err
@@ -166,20 +173,45 @@ func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 // Driver names the metadata driver in use: DriverSQLite or DriverXattr.
 func (c *Cache) Driver() string { return c.driver }
 
-// Close writes the hits counted in memory and releases the cache. Later
-// calls return ErrClosed; so does a second Close.
+// Close ends the cache's own work (the fetches of NewHandler's handlers
+// that no request waits for any more are abandoned: nothing of theirs is
+// cached), writes the hits counted in memory and releases the cache.
+// Later calls return ErrClosed; so does a second Close.
 func (c *Cache) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return fmt.Errorf("imagecache: close: %w", ErrClosed)
 	}
 	c.closed = true
-	herr := c.closeHits()
-	if err := errors.Join(herr, c.meta.close()); err != nil {
+	c.mu.Unlock()
+	c.cancel()
+	c.bg.Wait()
+	if err := errors.Join(c.closeHits(), c.meta.close()); err != nil {
 		return fmt.Errorf("imagecache: close: %w", err)
 	}
 	return nil
+}
+
+// background runs fn on a goroutine of its own, with a context that has
+// parent's values but ends only when the cache closes, and reports
+// whether it did: a closed cache runs nothing.
+func (c *Cache) background(parent context.Context, fn func(ctx context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.bg.Add(1)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(c.stop, cancel)
+	go func() {
+		defer c.bg.Done()
+		defer cancel()
+		defer stop()
+		fn(ctx)
+	}()
+	return true
 }
 
 // check reports an invalid id or a closed cache, before anything on disk

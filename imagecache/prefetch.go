@@ -8,8 +8,10 @@ import (
 	"sync"
 )
 
-// Fetcher fetches the image id for Prefetch, with the checksum to verify
-// it against (the zero Checksum checks nothing).
+// Fetcher fetches the image id, for Prefetch and NewHandler, with the
+// checksum to verify it against (the zero Checksum checks nothing). When
+// ctx ends, the fetch and the reads of its body should end too, with an
+// error: Close waits for the fetches a handler runs on its own.
 type Fetcher func(ctx context.Context, id string) (io.ReadCloser, Checksum, error)
 
 // PrefetchResult reports what Prefetch did with each queued id.
