@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
+	"net/http"
+	"net/http/httptest"
 	"text/tabwriter"
 	"time"
 
@@ -36,6 +38,9 @@ With --json, print what the management API's GET /cache answers:
 				return err
 			}
 			defer c.Close()
+			if asJSON {
+				return writeListingJSON(cmd.OutOrStdout(), c)
+			}
 			rs, err := c.CachedImages()
 			if err != nil {
 				return err
@@ -44,9 +49,6 @@ With --json, print what the management API's GET /cache answers:
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeListingJSON(cmd.OutOrStdout(), rs, queued)
-			}
 			return writeListing(cmd.OutOrStdout(), rs, queued, time.Now())
 		}),
 	}
@@ -54,58 +56,23 @@ With --json, print what the management API's GET /cache answers:
 	return cmd
 }
 
-// cacheListing is the JSON of GET /cache in the management API.
-type cacheListing struct {
-	CachedImages []cachedImage `json:"cached_images"`
-	QueuedImages []string      `json:"queued_images"`
-}
-
-type cachedImage struct {
-	ImageID      string   `json:"image_id"`
-	Size         int64    `json:"size"`
-	Hits         int64    `json:"hits"`
-	LastAccessed listTime `json:"last_accessed"`
-	LastModified listTime `json:"last_modified"`
-	Checksum     string   `json:"checksum"` // "algo:hex", or "" for none
-}
-
-// listTime is a time as the management API writes it: RFC 3339 in UTC,
-// with the fractional digits it needs; null for a time not recorded.
-type listTime time.Time
-
-func (t listTime) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	if tt.IsZero() {
-		return []byte("null"), nil
+// writeListingJSON writes what the management API's GET /cache answers,
+// from the handler itself, so that the two never differ; indented.
+func writeListingJSON(w io.Writer, c *imagecache.Cache) error {
+	rec := httptest.NewRecorder()
+	imagecache.NewAdminHandler(c).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cache", nil))
+	if rec.Code != http.StatusOK {
+		var e struct{ Error string }
+		json.Unmarshal(rec.Body.Bytes(), &e)
+		return fmt.Errorf("list: %s", cmp.Or(e.Error, http.StatusText(rec.Code)))
 	}
-	return strconv.AppendQuote(nil, tt.UTC().Format(time.RFC3339Nano)), nil
-}
-
-func writeListingJSON(w io.Writer, rs []imagecache.Record, queued []string) error {
-	l := cacheListing{CachedImages: make([]cachedImage, 0, len(rs)), QueuedImages: queued}
-	if l.QueuedImages == nil {
-		l.QueuedImages = []string{}
+	var out bytes.Buffer
+	if err := json.Indent(&out, rec.Body.Bytes(), "", "  "); err != nil {
+		return err
 	}
-	for _, r := range rs {
-		l.CachedImages = append(l.CachedImages, cachedImage{
-			ImageID:      r.ID,
-			Size:         r.Size,
-			Hits:         r.Hits,
-			LastAccessed: listTime(r.LastAccessed),
-			LastModified: listTime(r.LastModified),
-			Checksum:     checksumText(r.Checksum),
-		})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(l)
-}
-
-func checksumText(s imagecache.Checksum) string {
-	if s.IsZero() {
-		return ""
-	}
-	return strings.ToLower(s.Algo + ":" + s.Hex)
+	out.WriteByte('\n')
+	_, err := out.WriteTo(w)
+	return err
 }
 
 // shortChecksum keeps the table narrow: enough of the digest to tell
