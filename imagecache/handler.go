@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/arcache-go/arcache/internal/httpcount"
 )
 
 // Values of the Cache-Status header (RFC 9211) of NewHandler's answers.
@@ -148,9 +150,9 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, id string, f
 		http.ServeContent(w, r, id, fi.ModTime(), f)
 		return
 	}
-	hw := &hitWriter{ResponseWriter: w}
+	hw := &httpcount.Writer{ResponseWriter: w}
 	http.ServeContent(hw, r, id, fi.ModTime(), f)
-	if hw.status == http.StatusOK && hw.n == fi.Size() {
+	if hw.Status == http.StatusOK && hw.Bytes == fi.Size() {
 		h.c.countHit(id)
 	}
 }
@@ -397,54 +399,3 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, id string, fl *
 		}
 	}
 }
-
-// hitWriter notes the status and the body bytes of an answer from disk,
-// by which a hit is counted. It keeps the fast paths of the writer it
-// wraps: ReadFrom (sendfile), Flush, and Unwrap for
-// http.ResponseController.
-type hitWriter struct {
-	http.ResponseWriter
-	status int   // 0 until the header is written
-	n      int64 // body bytes written
-}
-
-func (w *hitWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *hitWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-func (w *hitWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	var (
-		n   int64
-		err error
-	)
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
-	} else {
-		n, err = io.Copy(w.ResponseWriter, r)
-	}
-	w.n += n
-	return n, err
-}
-
-func (w *hitWriter) Flush() { w.FlushError() }
-
-func (w *hitWriter) FlushError() error {
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *hitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

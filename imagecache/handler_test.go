@@ -914,57 +914,6 @@ func TestHandlerWaiterGivesUp(t *testing.T) {
 	hWaitFor(t, "the image to be cached", func() bool { return e.c.IsCached("img") })
 }
 
-// hitWriter keeps the fast paths of the writer it wraps.
-func TestHitWriter(t *testing.T) {
-	under := &hFastWriter{ResponseRecorder: httptest.NewRecorder()}
-	w := &hitWriter{ResponseWriter: under}
-	src := &io.LimitedReader{R: strings.NewReader("hello, world"), N: 5}
-	if n, err := io.Copy(w, src); n != 5 || err != nil {
-		t.Fatalf("io.Copy = %d, %v", n, err)
-	}
-	if under.readFrom != 1 {
-		t.Errorf("ReadFrom of the wrapped writer called %d times; want 1", under.readFrom)
-	}
-	if w.status != 200 || w.n != 5 || under.Body.String() != "hello" {
-		t.Errorf("status %d, %d bytes, body %q; want 200, 5, hello", w.status, w.n, under.Body)
-	}
-	w.Write([]byte("!"))
-	if w.n != 6 {
-		t.Errorf("%d bytes after a Write; want 6", w.n)
-	}
-	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil || !under.Flushed {
-		t.Errorf("Flush through ResponseController: %v, flushed %v", err, under.Flushed)
-	}
-	if err := rc.SetWriteDeadline(time.Now().Add(time.Second)); err != nil || !under.deadline {
-		t.Errorf("SetWriteDeadline through ResponseController: %v, reached %v", err, under.deadline)
-	}
-	w.Flush()
-	if w.Unwrap() != http.ResponseWriter(under) {
-		t.Error("Unwrap does not return the wrapped writer")
-	}
-
-	w = &hitWriter{ResponseWriter: httptest.NewRecorder()}
-	w.WriteHeader(http.StatusEarlyHints)
-	w.WriteHeader(http.StatusNotModified)
-	if w.status != http.StatusNotModified {
-		t.Errorf("status %d after 103 and 304; want 304", w.status)
-	}
-}
-
-type hFastWriter struct {
-	*httptest.ResponseRecorder
-	readFrom int
-	deadline bool
-}
-
-func (w *hFastWriter) ReadFrom(r io.Reader) (int64, error) {
-	w.readFrom++
-	return io.Copy(w.ResponseRecorder, r)
-}
-
-func (w *hFastWriter) SetWriteDeadline(time.Time) error { w.deadline = true; return nil }
-
 // hLog collects a cache's log lines.
 type hLog struct {
 	mu  sync.Mutex

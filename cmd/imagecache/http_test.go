@@ -175,44 +175,6 @@ func TestPrefetchBar(t *testing.T) {
 	}
 }
 
-func TestCountingWriter(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "body")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	f.Write(pattern("f", 100000))
-	f.Seek(0, 0)
-	rec := httptest.NewRecorder()
-	cw := &countingWriter{ResponseWriter: rec}
-	var w http.ResponseWriter = cw
-	if _, ok := w.(io.ReaderFrom); !ok {
-		t.Error("countingWriter hides io.ReaderFrom")
-	}
-	if _, ok := w.(http.Flusher); !ok {
-		t.Error("countingWriter hides http.Flusher")
-	}
-	if err := http.NewResponseController(w).Flush(); err != nil {
-		t.Errorf("ResponseController.Flush through countingWriter: %v", err)
-	}
-	if !rec.Flushed {
-		t.Error("Flush did not reach the ResponseWriter")
-	}
-	io.Copy(w, f)
-	io.WriteString(w, "tail")
-	if cw.n != 100004 || rec.Body.Len() != 100004 || cw.code != 200 {
-		t.Errorf("counted %d bytes, status %d; the recorder has %d", cw.n, cw.code, rec.Body.Len())
-	}
-
-	cw = &countingWriter{ResponseWriter: httptest.NewRecorder()}
-	cw.WriteHeader(http.StatusEarlyHints)
-	cw.WriteHeader(http.StatusNotFound)
-	cw.WriteHeader(http.StatusOK) // superfluous: ignored
-	if cw.code != http.StatusNotFound {
-		t.Errorf("status %d, want the first final one, 404", cw.code)
-	}
-}
-
 func TestCacheStatus(t *testing.T) {
 	for in, want := range map[string]string{
 		"imagecache; hit":                           "hit",

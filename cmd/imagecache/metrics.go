@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/arcache-go/arcache/imagecache"
+	"github.com/arcache-go/arcache/internal/httpcount"
 )
 
 // metrics are serve's Prometheus metrics, in a registry of their own.
@@ -82,16 +83,16 @@ func (m *metrics) handler() http.Handler {
 // and misses their Cache-Status headers tell.
 func (m *metrics) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w}
+		cw := &httpcount.Writer{ResponseWriter: w}
 		// Deferred, so that a request the handler aborts (with
 		// http.ErrAbortHandler, on a checksum mismatch) counts too.
 		defer func() {
-			code := cw.code
+			code := cw.Status
 			if code == 0 {
 				code = http.StatusOK // nothing written: net/http sends 200
 			}
 			m.requests.WithLabelValues(methodLabel(r.Method), strconv.Itoa(code)).Inc()
-			m.responseBytes.Add(float64(cw.n))
+			m.responseBytes.Add(float64(cw.Bytes))
 			switch cacheStatus(w.Header().Get("Cache-Status")) {
 			case "hit":
 				m.hits.Inc()
@@ -134,65 +135,6 @@ func cacheStatus(field string) string {
 	}
 	return ""
 }
-
-// countingWriter counts the bytes of a response and keeps its status. It
-// passes io.ReaderFrom on, so that files still go out by sendfile, and
-// Flush, so that streamed images still reach clients as they arrive;
-// Unwrap lets http.ResponseController reach the rest.
-type countingWriter struct {
-	http.ResponseWriter
-	code int   // the final status written; 0 before
-	n    int64 // body bytes written
-}
-
-func (w *countingWriter) WriteHeader(code int) {
-	if w.code == 0 && code >= 200 { // 1xx answers are not final
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	var (
-		n   int64
-		err error
-	)
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
-	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, r)
-	}
-	w.n += n
-	return n, err
-}
-
-// writerOnly hides a writer's ReadFrom from io.Copy.
-type writerOnly struct{ io.Writer }
-
-func (w *countingWriter) Flush() { w.FlushError() }
-
-// FlushError is what http.ResponseController's Flush calls: it hands on
-// the error of a flush to a client gone.
-func (w *countingWriter) FlushError() error {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countFetches wraps fetch to count the fetches from the origin and
 // their errors: the fetch's own, or its body's.
