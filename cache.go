@@ -29,6 +29,7 @@ type SlugCache struct {
 	debug     *debugWriter // nil unless debug_images
 
 	flights flightGroup
+	tier    *tier // nil without WithTier
 	closed  atomic.Bool
 
 	// watchers are told of every entry that leaves the LRU; Views keep
@@ -80,6 +81,9 @@ type Stats struct {
 	Bytes       int64  // pixel bytes held now
 	Imported    uint64 // images brought in by Load or Refresh
 	Quarantined uint64 // files moved to error_dir
+	TierHits    uint64 // local misses answered by the tier (see WithTier)
+	TierMisses  uint64 // local misses the tier could not answer at first
+	TierErrors  uint64 // tier calls that failed, and values that did not decode
 }
 
 // Get returns the image stored under key and makes it the most recently
@@ -272,7 +276,7 @@ func (c *SlugCache) Stats() Stats {
 	c.mu.Lock()
 	entries, bytes := c.lru.Len(), c.bytes
 	c.mu.Unlock()
-	return Stats{
+	s := Stats{
 		Hits:        c.hits.Load(),
 		Misses:      c.misses.Load(),
 		Builds:      c.builds.Load(),
@@ -283,4 +287,8 @@ func (c *SlugCache) Stats() Stats {
 		Imported:    c.imported.Load(),
 		Quarantined: c.quarantined.Load(),
 	}
+	if t := c.tier; t != nil {
+		s.TierHits, s.TierMisses, s.TierErrors = t.hits.Load(), t.misses.Load(), t.errors.Load()
+	}
+	return s
 }

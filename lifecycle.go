@@ -16,7 +16,8 @@ import (
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log  *slog.Logger
+	tier Tier
 }
 
 // WithLogger sends the cache's log lines to l instead of slog.Default().
@@ -47,6 +48,9 @@ func New(cfg Config, opts ...Option) (*SlugCache, error) {
 		opt(&o)
 	}
 	c := &SlugCache{cfg: cfg, log: o.log, binFile: cfg.binFile()}
+	if o.tier != nil {
+		c.tier = newTier(o.tier, cfg.MaxImagePixels, c.log)
+	}
 	if c.binFile == "" {
 		c.cfg.BinFile = NoBinFile
 	} else {

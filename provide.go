@@ -175,7 +175,7 @@ func provideMiss[A any, I image.Image](ctx context.Context, c *SlugCache, fn fun
 				return e, nil
 			}
 		}
-		img, err := countedBuild(bctx, c, fn, args, key)
+		img, err := sharedBuild(bctx, c, fn, args, key)
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +218,17 @@ func unkept(key string, img image.Image) *entry {
 	e := &entry{key: key, img: img}
 	e.gone.Store(true)
 	return e
+}
+
+// sharedBuild is countedBuild through the cache's tier, when it has one.
+func sharedBuild[A any, I image.Image](ctx context.Context, c *SlugCache, fn func(context.Context, A) (I, error), args A, key string) (I, error) {
+	if c.tier == nil {
+		return countedBuild(ctx, c, fn, args, key)
+	}
+	img, _, err := buildShared(ctx, c.tier, key, func(ctx context.Context) (I, error) {
+		return countedBuild(ctx, c, fn, args, key)
+	})
+	return img, err
 }
 
 // countedBuild is Provide's call of fn, counted in c's stats; its errors

@@ -1,0 +1,284 @@
+package arcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tier is a store that many processes share, such as Redis (package
+// redistier), through which a fleet builds each image once. Provide asks
+// it on a local miss, before building; see [WithTier].
+//
+// Its methods must be safe for concurrent use and must return when their
+// context ends.
+type Tier interface {
+	// Get returns the value stored under key; ok is false if there is
+	// none.
+	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
+	// Set stores value under key.
+	Set(ctx context.Context, key string, value []byte) error
+	// Lease asks for the right to build key for ttl. ok is false while
+	// another holder has it. release gives the lease up early; it may be
+	// called more than once.
+	Lease(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+// WithTier makes the cache share its builds through t. A local miss asks
+// t before building: a value there is decoded and stored locally, and the
+// constructor is not called. Otherwise the caller takes t's lease on the
+// key, builds, publishes the image and gives the lease up; a caller that
+// finds the lease taken waits for the holder's image, for at most the
+// lease's time, and then builds itself. A local hit never touches t.
+//
+// The tier never makes a call fail or hang: each of its calls is bounded
+// by a second (and by ProvideContext's context), and an error, a timeout
+// or a value that does not decode is logged (one line for many), counted
+// in [Stats].TierErrors and answered locally. After an error the tier is
+// left alone for a second, so that a server that has gone away costs a
+// miss nothing.
+//
+// Values are bin file records: the image's exact type, CRC-checked, and
+// bounded by max_image_pixels before it is built. Images of types outside
+// package image are stored as NRGBA (or NRGBA64), and so a constructor of
+// such a type is built by each process: its callers want their own type.
+//
+// The lease lasts 30 seconds, or what the tier's LeaseTTL method says, if
+// it has one (redistier's does).
+func WithTier(t Tier) Option {
+	return func(o *options) { o.tier = t }
+}
+
+const (
+	// tierCallTimeout bounds each call to the tier.
+	tierCallTimeout = time.Second
+	// tierPause is how long the tier is left alone after an error.
+	tierPause = time.Second
+	// tierLogEvery is how often, at most, a tier error is logged.
+	tierLogEvery = 10 * time.Second
+	// defaultLeaseTTL is the lease's time for a tier that does not say.
+	defaultLeaseTTL = 30 * time.Second
+	// The wait for another holder's image asks the tier this often at
+	// first, and then less often, up to tierPollMax.
+	tierPollMin = 5 * time.Millisecond
+	tierPollMax = 100 * time.Millisecond
+)
+
+// tier is a cache's side of its Tier.
+type tier struct {
+	t         Tier
+	lease     time.Duration
+	maxPixels int64
+	log       *slog.Logger
+
+	hits, misses, errors atomic.Uint64
+
+	mu         sync.Mutex
+	pauseUntil time.Time // no calls before this, after an error
+	lastLog    time.Time
+	unlogged   int // errors since the last line
+}
+
+func newTier(t Tier, maxPixels int64, log *slog.Logger) *tier {
+	lease := defaultLeaseTTL
+	if lt, ok := t.(interface{ LeaseTTL() time.Duration }); ok && lt.LeaseTTL() > 0 {
+		lease = lt.LeaseTTL()
+	}
+	return &tier{t: t, lease: lease, maxPixels: maxPixels, log: log}
+}
+
+// paused reports whether the tier is being left alone after an error.
+func (t *tier) paused() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return time.Now().Before(t.pauseUntil)
+}
+
+// fail counts an error of the operation op on key, logs it unless one was
+// logged lately, and pauses the tier when the fault is the server's.
+func (t *tier) fail(op, key string, err error, pause bool) {
+	t.errors.Add(1)
+	now := time.Now()
+	t.mu.Lock()
+	if pause {
+		t.pauseUntil = now.Add(tierPause)
+	}
+	t.unlogged++
+	if now.Sub(t.lastLog) < tierLogEvery {
+		t.mu.Unlock()
+		return
+	}
+	n := t.unlogged
+	t.lastLog, t.unlogged = now, 0
+	t.mu.Unlock()
+	t.log.Warn("arcache: tier error; answering locally", "op", op, "key", key, "err", err, "errors", n)
+}
+
+// call bounds one call to the tier.
+func (t *tier) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, tierCallTimeout)
+}
+
+// get asks the tier for key's image. It reports false for a miss, an
+// error or a value that is no use, with the error only for the first
+// two: a value of another type than the caller wants is not one.
+func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok bool, err error) {
+	cctx, cancel := t.call(ctx)
+	v, found, err := t.t.Get(cctx, key)
+	cancel()
+	if err != nil || !found {
+		return img, false, err
+	}
+	m, err := decodeTierValue(v, key, t.maxPixels)
+	if err != nil {
+		t.fail("decode", key, err, false)
+		return img, false, nil
+	}
+	img, ok = m.(I)
+	return img, ok, nil
+}
+
+// buildShared returns key's image from the tier, or builds it with
+// build and publishes it there; it reports whether the image came from
+// the tier. Only the build's own error is returned: the tier's are
+// counted and logged, and the image is then built locally.
+func buildShared[I image.Image](ctx context.Context, t *tier, key string, build func(context.Context) (I, error)) (I, bool, error) {
+	if t.paused() {
+		img, err := build(ctx)
+		return img, false, err
+	}
+	img, ok, err := getTier[I](ctx, t, key)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			t.fail("get", key, err, true)
+		}
+		img, err := build(ctx)
+		return img, false, err
+	case ok:
+		t.hits.Add(1)
+		return img, true, nil
+	}
+	t.misses.Add(1)
+
+	cctx, cancel := t.call(ctx)
+	release, held, err := t.t.Lease(cctx, key, t.lease)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			t.fail("lease", key, err, true)
+		}
+		img, err := build(ctx)
+		return img, false, err
+	}
+	if !held {
+		if img, ok := waitTier[I](ctx, t, key); ok {
+			return img, true, nil
+		}
+	} else {
+		defer release()
+	}
+	img, err = build(ctx)
+	if err == nil && ctx.Err() == nil {
+		t.publish(ctx, key, img)
+	}
+	return img, false, err
+}
+
+// waitTier waits for another holder of key's lease to publish its image,
+// for at most the lease's time.
+func waitTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool) {
+	var zero I
+	deadline := time.Now().Add(t.lease)
+	poll := tierPollMin
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return zero, false
+		case <-timer.C:
+		}
+		img, ok, err := getTier[I](ctx, t, key)
+		if ok {
+			t.hits.Add(1)
+			return img, true
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				t.fail("get", key, err, true)
+			}
+			return zero, false
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return zero, false
+		}
+		poll = min(2*poll, tierPollMax)
+		timer.Reset(min(poll, left))
+	}
+}
+
+// publish stores key's image in the tier, for the other processes.
+func (t *tier) publish(ctx context.Context, key string, img image.Image) {
+	v, err := encodeTierValue(key, img)
+	if err != nil {
+		t.fail("encode", key, err, false)
+		return
+	}
+	cctx, cancel := t.call(ctx)
+	defer cancel()
+	if err := t.t.Set(cctx, key, v); err != nil && ctx.Err() == nil {
+		t.fail("set", key, err, true)
+	}
+}
+
+// A tier value is tierMagic, then one bin record in a gob stream of its
+// own: the code that writes and checks bin files does it for the tier.
+const tierMagic = "arcache tier 1\n"
+
+// encodeTierValue encodes img as the value of key.
+func encodeTierValue(key string, img image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(tierMagic)
+	if err := gob.NewEncoder(&b).Encode(newRecord(key, img)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// errTierValue reports a tier value that is not an image of its key.
+var errTierValue = errors.New("not an image of this key")
+
+// decodeTierValue checks a tier value and rebuilds its image: a value that
+// is damaged, truncated, foreign, of another key, or of an image over
+// maxPixels pixels is an error, never a panic, and allocates no more than
+// the value's own size.
+func decodeTierValue(v []byte, key string, maxPixels int64) (image.Image, error) {
+	rest, ok := bytes.CutPrefix(v, []byte(tierMagic))
+	if !ok {
+		return nil, fmt.Errorf("%w: no tier header", errTierValue)
+	}
+	var r binRecord
+	if err := gob.NewDecoder(bytes.NewReader(rest)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: %w", errTierValue, err)
+	}
+	if r.Key != key {
+		return nil, fmt.Errorf("%w: it is %q's", errTierValue, r.Key)
+	}
+	if w, h := int64(r.Rect.Dx()), int64(r.Rect.Dy()); w < 0 || h < 0 || (h > 0 && w > maxPixels/h) {
+		return nil, fmt.Errorf("%w: %v is over max_image_pixels (%d)", errTierValue, r.Rect, maxPixels)
+	}
+	img, err := r.image()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errTierValue, err)
+	}
+	return img, nil
+}
