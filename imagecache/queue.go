@@ -24,30 +24,35 @@ import (
 //	            decimal. IsQueued, DeleteQueued and a commit need only
 //	            the name.
 //	queue.seq   the log: a line "<seq> <id>\n" per Queue, numbers rising,
-//	            so that listing the queue reads one file besides the
-//	            directory. An id's last line gives its place; a line whose
-//	            id has no file in queue/ is dead.
+//	            so that listing the queue reads the directory and this one
+//	            file. An id's last line gives its place; a line whose id
+//	            has no file in queue/ is dead.
 //	queue.lock  the lock that Queue and the log's rewrites take.
 //
 // Numbers are handed out under the lock, one more than the log's last, so
-// the order is total across processes (Glance sorted by file times, which
-// tie). Queue appends the line, then creates the file: a write each, to
-// the page cache, which a kill -9 does not lose, so nothing is synced.
+// that the order is total across processes (Glance sorted by file times,
+// which tie). Queue appends the line, then creates the file: a write each
+// to the page cache, which a kill -9 does not lose, so nothing is synced.
 //
-// The log is an index of the files' numbers, and the files are the truth:
-// a file the log does not name is placed by the number it holds, and the
-// log is rebuilt from the files when it is missing or its last line is
-// damaged (as the counter that the format before the log kept in
-// queue.seq reads), and compacted when dead lines outnumber live ones. A
-// damaged line is skipped. A file that holds no number (the format before
-// the log left one empty after a crash) goes last, by id, until a rebuild
+// The files are the truth, and the log their index. A file the log does
+// not name is placed by its number; the log is rebuilt from the files
+// when it is missing or its last line is damaged, and rewritten when dead
+// lines outnumber live ones by more than queueSlack (by a listing, or by
+// the Queue that takes the log's size past a power of two, from 64 KiB);
+// a damaged line is skipped. A file without a number goes last, by id, until a rebuild
 // numbers it.
+//
+// The format before the log had the files and the lock as they are, and
+// a counter in queue.seq: to this code, a log damaged at its end, rebuilt
+// from the files by the first Queue or listing. A process of that version
+// on the same directory still takes the same lock and numbers from the
+// files when it finds no counter, and a log it replaces by one is rebuilt.
 const (
 	queueSeq  = "queue.seq"
 	queueLock = "queue.lock"
 
 	// queueTail is how much of the log's end Queue reads for its last
-	// line: more than the longest, 20 digits, a space, a 200-byte id and
+	// line: more than the longest, 19 digits, a space, a 200-byte id and
 	// a newline.
 	queueTail = 256
 	// queueSlack is how many dead lines the log may hold beyond as many
@@ -68,7 +73,7 @@ func (c *Cache) Queue(id string) (bool, error) {
 	if c.IsCached(id) || c.beingWritten(id) {
 		return false, nil
 	}
-	unlock, err := c.lockQueue()
+	unlock, err := c.lockQueue(true)
 	if err != nil {
 		return false, fmt.Errorf("imagecache: queue %s: %w", id, err)
 	}
@@ -82,22 +87,28 @@ func (c *Cache) Queue(id string) (bool, error) {
 	return true, nil
 }
 
-// lockQueue takes the queue lock, and returns what releases it. Most
-// often no one else holds it: a lock tried on the file opened with
+// lockQueue takes the queue lock, and returns what releases it; held by
+// another, it waits for it, or without wait returns a nil unlock.
+//
+// Most often no one else holds it: a lock tried on the file opened with
 // syscall.Open, then closed, costs four system calls where
-// fsutil.LockFile and Unlock make nine. Held by another process, the
-// lock is waited for through fsutil.LockFile, on the same file.
-func (c *Cache) lockQueue() (unlock func(), err error) {
+// fsutil.LockFile and Unlock make nine. A lock held by another is
+// waited for through fsutil.LockFile, on the same file.
+func (c *Cache) lockQueue(wait bool) (unlock func(), err error) {
 	path := filepath.Join(c.cfg.Dir, queueLock)
 	fd, err := openRaw(syscall.Open, path, syscall.O_RDWR|syscall.O_CREAT)
 	if err != nil {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), path)
-	if ok, err := fsutil.TryLock(f); ok && err == nil {
+	ok, err := fsutil.TryLock(f)
+	if ok && err == nil {
 		return func() { f.Close() }, nil // which releases the lock
 	}
 	f.Close()
+	if !wait {
+		return nil, err
+	}
 	l, err := fsutil.LockFile(path)
 	if err != nil {
 		return nil, err
@@ -386,10 +397,12 @@ func (c *Cache) readQueue() (queueState, error) {
 	return q, nil
 }
 
-// compactQueueLog rewrites the log if it wants it, under the queue lock.
+// compactQueueLog rewrites the log if it wants it, under the queue lock,
+// unless another holds the lock: a listing does not wait for a rewrite
+// that a later one can do.
 func (c *Cache) compactQueueLog() error {
-	unlock, err := c.lockQueue()
-	if err != nil {
+	unlock, err := c.lockQueue(false)
+	if unlock == nil {
 		return err
 	}
 	defer unlock()
