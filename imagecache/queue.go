@@ -348,15 +348,19 @@ func (c *Cache) readQueue() (queueState, error) {
 	if err != nil {
 		return q, err
 	}
-	entries, err := d.ReadDir(-1) // in no order: the log's is wanted
+	// Names, in no order: the log's is wanted, and os.ReadDir's
+	// entries, one allocation more per id, cost a third more. A name
+	// that is not a file shows when the log does not name it, as a file
+	// that cannot be read.
+	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
 		return q, err
 	}
-	q.ids = make([]queuedID, 0, len(entries))
-	index := make(map[string]int, len(entries))
-	for _, e := range entries {
-		if name := e.Name(); e.Type().IsRegular() && ValidID(name) {
+	q.ids = make([]queuedID, 0, len(names))
+	index := make(map[string]int, len(names))
+	for _, name := range names {
+		if ValidID(name) {
 			index[name] = len(q.ids)
 			q.ids = append(q.ids, queuedID{id: name, seq: unordered})
 		}
@@ -379,20 +383,21 @@ func (c *Cache) readQueue() (queueState, error) {
 			}
 		}
 	}
-	for i := range q.ids {
-		e := &q.ids[i]
-		if e.logged {
-			continue
+	kept := q.ids[:0]
+	for _, e := range q.ids {
+		if !e.logged {
+			b, err := os.ReadFile(c.path(queueDir, e.id))
+			if err != nil {
+				continue // taken off the queue meanwhile, or not a file
+			}
+			q.unlogged++
+			if seq, ok := parseSeq(bytes.TrimSpace(b)); ok {
+				e.seq = seq
+			}
 		}
-		q.unlogged++
-		b, err := os.ReadFile(c.path(queueDir, e.id))
-		if err != nil {
-			continue // taken off the queue meanwhile: a file without a number
-		}
-		if seq, ok := parseSeq(bytes.TrimSpace(b)); ok {
-			e.seq = seq
-		}
+		kept = append(kept, e)
 	}
+	q.ids = kept
 	slices.SortFunc(q.ids, func(a, b queuedID) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.id, b.id)) })
 	return q, nil
 }
