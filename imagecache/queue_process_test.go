@@ -96,16 +96,27 @@ func (ch *qpChild) wait() error {
 	return ch.err
 }
 
-// finish closes the child's input, reads the rest of its output and
-// waits for it to succeed.
-func (ch *qpChild) finish(t *testing.T) []string {
+// qpFinish closes the children's input, reads the rest of their output
+// and waits for them to succeed, all at once: under the race detector,
+// each waits a second before it exits.
+func qpFinish(t *testing.T, children []*qpChild) (outs [][]string) {
 	t.Helper()
-	ch.in.Close()
-	lines := ch.rest()
-	if err := ch.wait(); err != nil {
-		t.Fatalf("child: %v; stderr:\n%s", err, ch.stderr.String())
+	outs = make([][]string, len(children))
+	var wg sync.WaitGroup
+	for n, ch := range children {
+		ch.in.Close()
+		wg.Go(func() {
+			outs[n] = ch.rest()
+			ch.wait()
+		})
 	}
-	return lines
+	wg.Wait()
+	for n, ch := range children {
+		if ch.err != nil {
+			t.Fatalf("child %d: %v; stderr:\n%s", n, ch.err, ch.stderr.String())
+		}
+	}
+	return outs
 }
 
 func qpOpen(dir string) (*Cache, error) {
@@ -182,9 +193,7 @@ func TestQueueProcessesOrder(t *testing.T) {
 			qWant(t, c, want...)
 		}
 	}
-	for _, ch := range children {
-		ch.finish(t)
-	}
+	qpFinish(t, children)
 	qWant(t, c, want...)
 	t.Logf("%d ids queued", len(want))
 }
@@ -249,10 +258,7 @@ func TestQueueProcessesConcurrent(t *testing.T) {
 	for _, ch := range chs {
 		ch.send(t, "go")
 	}
-	queuedBy := make([][]string, children)
-	for n, ch := range chs {
-		queuedBy[n] = ch.finish(t)
-	}
+	queuedBy := qpFinish(t, chs)
 
 	got, err := c.QueuedImages()
 	if err != nil {
