@@ -120,9 +120,9 @@ func (c *Cache) lockQueue(wait bool) (unlock func(), err error) {
 // queue lock.
 //
 // It opens files with syscall.Open, not os.OpenFile, which tries to add a
-// regular file to the poller and makes five system calls where one will
-// do: on a fast file system each costs about a fifth of creating a file,
-// and Queue opens two.
+// regular file to the poller and so makes six system calls where one
+// will do: on a fast file system, where creating a file costs about five,
+// they would be most of what Queue costs.
 func (c *Cache) enqueue(id string) error {
 	var buf [queueTail]byte
 	line, size, err := c.logQueued(buf[:0], id)

@@ -75,7 +75,12 @@ func TestQueueRequeue(t *testing.T) {
 	qQueue(t, c, "a")
 	qWant(t, c, "b", "c", "d", "a")
 
-	icCache(t, c, "b", []byte("image b"), Checksum{})
+	if ok, err := c.CacheReader("b", strings.NewReader("image b"), Checksum{}); !ok || err != nil {
+		t.Fatalf("CacheReader(b) = %v, %v", ok, err)
+	}
+	if c.IsQueued("b") {
+		t.Fatal("b is still queued once cached")
+	}
 	if err := c.DeleteCached("b"); err != nil {
 		t.Fatal(err)
 	}
