@@ -44,6 +44,8 @@
 // # Checksums
 //
 // A [Checksum] is the digest (md5, sha256 or sha512) an image must have;
+// [Cache.Verify] hashes the cached images again and moves those that no
+// longer match to invalid/;
 // the zero Checksum checks nothing. A mismatch is returned, as an error
 // matching [ErrChecksum], by the Read that would have returned io.EOF, so
 // a caller that reads to the end never takes damaged data for a whole
@@ -62,7 +64,8 @@
 //
 // # Prefetching
 //
-// [Cache.Queue] adds an id to a queue kept on disk in order of insertion;
+// [Cache.Queue] adds an id to a queue kept on disk in order of insertion,
+// exact across processes, at about the cost of creating an empty file;
 // [Cache.Prefetch] fetches the queued ids through a [Fetcher], several at
 // once, skips those cached meanwhile, and leaves those that fail queued.
 //
@@ -97,7 +100,7 @@
 //	queue/       ids waiting for Prefetch
 //	cache.db     the metadata, with the sqlite driver
 //	*.lock       advisory locks that keep processes apart
-//	queue.seq    the queue's insertion counter
+//	queue.seq    the queue's order: a numbered line per Queue
 //
 // An id is 1 to 200 bytes of letters, digits, '.', '_' and '-', and not
 // "." or ".." ([ValidID]); any other id is an error matching
