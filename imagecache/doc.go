@@ -44,13 +44,13 @@
 // # Checksums
 //
 // A [Checksum] is the digest (md5, sha256 or sha512) an image must have;
-// [Cache.Verify] hashes the cached images again and moves those that no
-// longer match to invalid/;
 // the zero Checksum checks nothing. A mismatch is returned, as an error
 // matching [ErrChecksum], by the Read that would have returned io.EOF, so
 // a caller that reads to the end never takes damaged data for a whole
 // image. Every failed write (a mismatch, a source error, a reader closed
 // early, a full disk) goes to invalid/, and nothing is cached.
+// [Cache.Verify] hashes the cached images again and moves those that no
+// longer match their checksums to invalid/.
 //
 // # Keeping within the budget
 //
