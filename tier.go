@@ -126,9 +126,10 @@ func (t *tier) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, tierCallTimeout)
 }
 
-// get asks the tier for key's image. It reports false for a miss, an
-// error or a value that is no use, with the error only for the first
-// two: a value of another type than the caller wants is not one.
+// getTier asks the tier for key's image. It reports false for a miss,
+// an error or a value that is no use, with the error only for the first
+// two: a value of another type than the caller wants is not one, and a
+// value that does not decode is counted here.
 func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok bool, err error) {
 	cctx, cancel := t.call(ctx)
 	v, found, err := t.t.Get(cctx, key)
@@ -145,55 +146,64 @@ func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok
 	return img, ok, nil
 }
 
+// lookTier is getTier counting a hit, or an error unless ctx ended.
+func lookTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool) {
+	img, ok, err := getTier[I](ctx, t, key)
+	if err != nil && ctx.Err() == nil {
+		t.fail("get", key, err, true)
+	}
+	if ok {
+		t.hits.Add(1)
+	}
+	return img, ok
+}
+
 // buildShared returns key's image from the tier, or builds it with
 // build and publishes it there; it reports whether the image came from
 // the tier. Only the build's own error is returned: the tier's are
 // counted and logged, and the image is then built locally.
 func buildShared[I image.Image](ctx context.Context, t *tier, key string, build func(context.Context) (I, error)) (I, bool, error) {
-	if t.paused() {
-		img, err := build(ctx)
-		return img, false, err
-	}
-	img, ok, err := getTier[I](ctx, t, key)
-	switch {
-	case err != nil:
-		if ctx.Err() == nil {
-			t.fail("get", key, err, true)
-		}
-		img, err := build(ctx)
-		return img, false, err
-	case ok:
-		t.hits.Add(1)
-		return img, true, nil
-	}
-	t.misses.Add(1)
-
-	cctx, cancel := t.call(ctx)
-	release, held, err := t.t.Lease(cctx, key, t.lease)
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			t.fail("lease", key, err, true)
-		}
-		img, err := build(ctx)
-		return img, false, err
-	}
-	if !held {
-		if img, ok := waitTier[I](ctx, t, key); ok {
+	if !t.paused() {
+		if img, ok := lookTier[I](ctx, t, key); ok {
 			return img, true, nil
 		}
-	} else {
-		defer release()
 	}
-	img, err = build(ctx)
-	if err == nil && ctx.Err() == nil {
+	publish := false
+	if !t.paused() {
+		cctx, cancel := t.call(ctx)
+		release, held, err := t.t.Lease(cctx, key, t.lease)
+		cancel()
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				t.fail("lease", key, err, true)
+			}
+		case !held:
+			if img, ok := waitTier[I](ctx, t, key); ok {
+				return img, true, nil
+			}
+			t.misses.Add(1)
+			publish = true
+		default:
+			defer release()
+			// A holder that published and let go between the first
+			// look and the lease leaves its image behind.
+			if img, ok := lookTier[I](ctx, t, key); ok {
+				return img, true, nil
+			}
+			t.misses.Add(1)
+			publish = true
+		}
+	}
+	img, err := build(ctx)
+	if err == nil && publish && ctx.Err() == nil && !t.paused() {
 		t.publish(ctx, key, img)
 	}
 	return img, false, err
 }
 
 // waitTier waits for another holder of key's lease to publish its image,
-// for at most the lease's time.
+// for at most the lease's time, or until the tier fails.
 func waitTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool) {
 	var zero I
 	deadline := time.Now().Add(t.lease)
@@ -206,19 +216,11 @@ func waitTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool)
 			return zero, false
 		case <-timer.C:
 		}
-		img, ok, err := getTier[I](ctx, t, key)
-		if ok {
-			t.hits.Add(1)
+		if img, ok := lookTier[I](ctx, t, key); ok {
 			return img, true
 		}
-		if err != nil {
-			if ctx.Err() == nil {
-				t.fail("get", key, err, true)
-			}
-			return zero, false
-		}
 		left := time.Until(deadline)
-		if left <= 0 {
+		if left <= 0 || t.paused() || ctx.Err() != nil {
 			return zero, false
 		}
 		poll = min(2*poll, tierPollMax)
