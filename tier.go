@@ -179,8 +179,12 @@ func buildShared[I image.Image](ctx context.Context, t *tier, key string, build 
 				t.fail("lease", key, err, true)
 			}
 		case !held:
-			if img, ok := waitTier[I](ctx, t, key); ok {
+			img, ok, release := waitTier[I](ctx, t, key)
+			if ok {
 				return img, true, nil
+			}
+			if release != nil {
+				defer release()
 			}
 			t.misses.Add(1)
 			publish = true
@@ -202,10 +206,11 @@ func buildShared[I image.Image](ctx context.Context, t *tier, key string, build 
 	return img, false, err
 }
 
-// waitTier waits for another holder of key's lease to publish its image,
-// for at most the lease's time, or until the tier fails.
-func waitTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool) {
-	var zero I
+// waitTier waits for another holder of key's lease to publish its
+// image, for at most the lease's time, or until the tier fails. A lease
+// that comes free meanwhile (its holder failed, or went away) is taken,
+// and its release returned: the caller builds.
+func waitTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok bool, release func()) {
 	deadline := time.Now().Add(t.lease)
 	poll := tierPollMin
 	timer := time.NewTimer(poll)
@@ -213,15 +218,35 @@ func waitTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool)
 	for {
 		select {
 		case <-ctx.Done():
-			return zero, false
+			return img, false, nil
 		case <-timer.C:
 		}
 		if img, ok := lookTier[I](ctx, t, key); ok {
-			return img, true
+			return img, true, nil
+		}
+		if t.paused() || ctx.Err() != nil {
+			return img, false, nil
+		}
+		cctx, cancel := t.call(ctx)
+		release, held, err := t.t.Lease(cctx, key, t.lease)
+		cancel()
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				t.fail("lease", key, err, true)
+			}
+			return img, false, nil
+		case held:
+			// The image may have come just before the lease.
+			if img, ok := lookTier[I](ctx, t, key); ok {
+				release()
+				return img, true, nil
+			}
+			return img, false, release
 		}
 		left := time.Until(deadline)
-		if left <= 0 || t.paused() || ctx.Err() != nil {
-			return zero, false
+		if left <= 0 {
+			return img, false, nil
 		}
 		poll = min(2*poll, tierPollMax)
 		timer.Reset(min(poll, left))
