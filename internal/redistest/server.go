@@ -19,8 +19,8 @@ import (
 // a skip into a failure when set to "1".
 const RequireEnv = "ARCACHE_REQUIRE_SERVICES"
 
-// Binaries are the server programs Start looks for on PATH, in order.
-var Binaries = []string{"redis-server", "valkey-server"}
+// binaries are the server programs Start looks for on PATH, in order.
+var binaries = []string{"redis-server", "valkey-server"}
 
 const (
 	startTimeout = 10 * time.Second // a server answers in milliseconds; this is for a loaded machine
@@ -103,7 +103,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 }
 
 func lookBinary() string {
-	for _, name := range Binaries {
+	for _, name := range binaries {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
