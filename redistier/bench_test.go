@@ -1,0 +1,41 @@
+package redistier_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/arcache-go/arcache/internal/redistest"
+	"github.com/arcache-go/arcache/redistier"
+)
+
+// BenchmarkBaselineRedisGet is the floor a tier's Get is measured against:
+// a bare go-redis GET of a value the size of a 64x64 NRGBA record, on a
+// private server over a Unix socket.
+func BenchmarkBaselineRedisGet(b *testing.B) {
+	srv := redistest.Start(b)
+	redistest.BenchGet(b, srv.Client(), "arcache:{bench}", redistest.BenchValue())
+}
+
+// BenchmarkTierGet is the same GET through Tier.Get.
+func BenchmarkTierGet(b *testing.B) {
+	srv := redistest.Start(b)
+	tier := redistier.New(srv.Client())
+	value := redistest.BenchValue()
+	if err := tier.Set(ctx, "bench", value); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	var got []byte
+	for b.Loop() {
+		var ok bool
+		var err error
+		got, ok, err = tier.Get(ctx, "bench")
+		if !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	if !bytes.Equal(got, value) {
+		b.Fatalf("Get returned %d bytes, not the %d stored", len(got), len(value))
+	}
+}
