@@ -3,7 +3,6 @@ package arcache
 import (
 	"bytes"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"image"
@@ -21,7 +20,7 @@ import (
 // context ends.
 type Tier interface {
 	// Get returns the value stored under key; ok is false if there is
-	// none.
+	// none. The caller owns value: the image decoded from it keeps it.
 	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// Set stores value under key.
 	Set(ctx context.Context, key string, value []byte) error
@@ -126,36 +125,36 @@ func (t *tier) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, tierCallTimeout)
 }
 
-// getTier asks the tier for key's image. It reports false for a miss,
-// an error or a value that is no use, with the error only for the first
-// two: a value of another type than the caller wants is not one, and a
-// value that does not decode is counted here.
-func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok bool, err error) {
+// getTier asks the tier for key's image. It reports whether the tier
+// holds a value, and whether that is an image the caller can use; the
+// error is the tier's. A value that does not decode is counted here; one
+// of another type than the caller wants is not an error.
+func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok, found bool, err error) {
 	cctx, cancel := t.call(ctx)
 	v, found, err := t.t.Get(cctx, key)
 	cancel()
 	if err != nil || !found {
-		return img, false, err
+		return img, false, false, err
 	}
 	m, err := decodeTierValue(v, key, t.maxPixels)
 	if err != nil {
 		t.fail("decode", key, err, false)
-		return img, false, nil
+		return img, false, true, nil
 	}
 	img, ok = m.(I)
-	return img, ok, nil
+	return img, ok, true, nil
 }
 
 // lookTier is getTier counting a hit, or an error unless ctx ended.
-func lookTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool) {
-	img, ok, err := getTier[I](ctx, t, key)
+func lookTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok, found bool) {
+	img, ok, found, err := getTier[I](ctx, t, key)
 	if err != nil && ctx.Err() == nil {
 		t.fail("get", key, err, true)
 	}
 	if ok {
 		t.hits.Add(1)
 	}
-	return img, ok
+	return img, ok, found
 }
 
 // buildShared returns key's image from the tier, or builds it with
@@ -163,8 +162,11 @@ func lookTier[I image.Image](ctx context.Context, t *tier, key string) (I, bool)
 // the tier. Only the build's own error is returned: the tier's are
 // counted and logged, and the image is then built locally.
 func buildShared[I image.Image](ctx context.Context, t *tier, key string, build func(context.Context) (I, error)) (I, bool, error) {
+	found := false // a value the caller cannot use is there
 	if !t.paused() {
-		if img, ok := lookTier[I](ctx, t, key); ok {
+		var img I
+		var ok bool
+		if img, ok, found = lookTier[I](ctx, t, key); ok {
 			return img, true, nil
 		}
 	}
@@ -192,8 +194,10 @@ func buildShared[I image.Image](ctx context.Context, t *tier, key string, build 
 			defer release()
 			// A holder that published and let go between the first
 			// look and the lease leaves its image behind.
-			if img, ok := lookTier[I](ctx, t, key); ok {
-				return img, true, nil
+			if !found {
+				if img, ok, _ := lookTier[I](ctx, t, key); ok {
+					return img, true, nil
+				}
 			}
 			t.misses.Add(1)
 			publish = true
@@ -221,7 +225,7 @@ func waitTier[I image.Image](ctx context.Context, t *tier, key string) (img I, o
 			return img, false, nil
 		case <-timer.C:
 		}
-		if img, ok := lookTier[I](ctx, t, key); ok {
+		if img, ok, _ := lookTier[I](ctx, t, key); ok {
 			return img, true, nil
 		}
 		if t.paused() || ctx.Err() != nil {
@@ -238,7 +242,7 @@ func waitTier[I image.Image](ctx context.Context, t *tier, key string) (img I, o
 			return img, false, nil
 		case held:
 			// The image may have come just before the lease.
-			if img, ok := lookTier[I](ctx, t, key); ok {
+			if img, ok, _ := lookTier[I](ctx, t, key); ok {
 				release()
 				return img, true, nil
 			}
@@ -267,34 +271,31 @@ func (t *tier) publish(ctx context.Context, key string, img image.Image) {
 	}
 }
 
-// A tier value is tierMagic, then one bin record in a gob stream of its
-// own: the code that writes and checks bin files does it for the tier.
+// A tier value is tierMagic, then one bin record's bytes (see
+// recordbytes.go): the code that checks bin files checks the tier's.
 const tierMagic = "arcache tier 1\n"
 
 // encodeTierValue encodes img as the value of key.
 func encodeTierValue(key string, img image.Image) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(tierMagic)
-	if err := gob.NewEncoder(&b).Encode(newRecord(key, img)); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	r := newRecord(key, img)
+	b := make([]byte, 0, len(tierMagic)+len(r.Pix)+len(r.Cb)+len(r.Cr)+len(r.A)+len(r.Palette)+len(key)+64)
+	return r.appendBinary(append(b, tierMagic...)), nil
 }
 
 // errTierValue reports a tier value that is not an image of its key.
 var errTierValue = errors.New("not an image of this key")
 
-// decodeTierValue checks a tier value and rebuilds its image: a value that
-// is damaged, truncated, foreign, of another key, or of an image over
-// maxPixels pixels is an error, never a panic, and allocates no more than
-// the value's own size.
+// decodeTierValue checks a tier value and rebuilds its image, which
+// shares v's memory: a value that is damaged, truncated, foreign, of
+// another key, or of an image over maxPixels pixels is an error, never a
+// panic, and allocates nothing of its pixels.
 func decodeTierValue(v []byte, key string, maxPixels int64) (image.Image, error) {
 	rest, ok := bytes.CutPrefix(v, []byte(tierMagic))
 	if !ok {
 		return nil, fmt.Errorf("%w: no tier header", errTierValue)
 	}
-	var r binRecord
-	if err := gob.NewDecoder(bytes.NewReader(rest)).Decode(&r); err != nil {
+	r, err := parseRecord(rest)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTierValue, err)
 	}
 	if r.Key != key {
