@@ -26,6 +26,14 @@
 // temporary directory; delete it to start cold), -out DIR writes the
 // thumbnails there as PNGs, and -forget-thumbnails skips loading the saved
 // thumbnails. The last line is the number of requests the origin served.
+//
+// With -redis ADDR (host:port, or the path of a Unix socket) the
+// thumbnails are shared through a Redis (or Valkey) server, as a fleet of
+// processes would share them: run two copies on two directories, and the
+// second builds nothing, taking every thumbnail from the tier.
+//
+//	go run ./examples/thumbnails -dir /tmp/a -redis localhost:6379   # built 6 thumbnails, 0 from the tier
+//	go run ./examples/thumbnails -dir /tmp/b -redis localhost:6379   # built 0 thumbnails, 6 from the tier
 package main
 
 import (
@@ -46,12 +54,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/arcache-go/arcache"
 	"github.com/arcache-go/arcache/examples/internal/pngfile"
 	"github.com/arcache-go/arcache/imagecache"
+	"github.com/arcache-go/arcache/redistier"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/image/draw"
 )
 
@@ -96,6 +107,7 @@ func run(args []string, stdout io.Writer) (err error) {
 	dir := fs.String("dir", filepath.Join(os.TempDir(), "arcache-thumbnails"), "directory of the image file cache and the saved thumbnails")
 	out := fs.String("out", "", "directory to write the thumbnails to as PNGs (default: none)")
 	forget := fs.Bool("forget-thumbnails", false, "do not load the saved thumbnails, so that pass 1 reads the image file cache")
+	redisAddr := fs.String("redis", "", "share the thumbnails through the Redis or Valkey server at this `address` (host:port, or a Unix socket's path)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,7 +132,13 @@ func run(args []string, stdout io.Writer) (err error) {
 	cfg.CacheDir = filepath.Join(*dir, "thumbs")
 	cfg.ErrorDir = filepath.Join(*dir, "errors")
 	cfg.Preload = !*forget
-	thumbs, err := arcache.New(cfg)
+	var opts []arcache.Option
+	if *redisAddr != "" {
+		client := newRedisClient(*redisAddr)
+		defer client.Close()
+		opts = append(opts, arcache.WithTier(redistier.New(client)))
+	}
+	thumbs, err := arcache.New(cfg, opts...)
 	if err != nil {
 		return err
 	}
@@ -160,8 +178,25 @@ func run(args []string, stdout io.Writer) (err error) {
 		}
 		fmt.Fprintf(stdout, "wrote %d thumbnails to %s\n", len(imgs), *out)
 	}
+	if *redisAddr != "" {
+		st := thumbs.Stats()
+		fmt.Fprintf(stdout, "shared tier: built %d thumbnails, %d from the tier, %d tier errors\n", st.Builds, st.TierHits, st.TierErrors)
+	}
 	fmt.Fprintf(stdout, "origin requests: %d\n", org.requests.Load())
 	return nil
+}
+
+// newRedisClient returns a client of the server at addr that gives up on
+// a server that has gone away in a fraction of a second: go-redis's
+// defaults dial five times and retry three, which a miss would wait for.
+func newRedisClient(addr string) *redis.Client {
+	o := &redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		DialerRetries: 1, MaxRetries: 1, ContextTimeoutEnabled: true}
+	if strings.Contains(addr, "/") {
+		o.Network = "unix"
+	}
+	return redis.NewClient(o)
 }
 
 // origin serves originImages at /images/<id> and counts the requests.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/arcache-go/arcache/imagecache"
+	"github.com/arcache-go/arcache/internal/redistest"
 )
 
 // TestRun runs the program three times on one directory, as the doc
@@ -111,5 +112,24 @@ func TestChecksumMismatch(t *testing.T) {
 	}
 	if files.IsCached("dawn") {
 		t.Error("the image that failed its checksum is cached")
+	}
+}
+
+// TestSharedTier runs two copies on two directories against one Redis:
+// the first builds every thumbnail, the second none.
+func TestSharedTier(t *testing.T) {
+	srv := redistest.Start(t)
+	n := len(originImages)
+	for i, want := range []string{
+		fmt.Sprintf("shared tier: built %d thumbnails, 0 from the tier, 0 tier errors", n),
+		fmt.Sprintf("shared tier: built 0 thumbnails, %d from the tier, 0 tier errors", n),
+	} {
+		var stdout bytes.Buffer
+		if err := run([]string{"-dir", t.TempDir(), "-redis", srv.Addr()}, &stdout); err != nil {
+			t.Fatalf("copy %d: %v\n%s", i+1, err, &stdout)
+		}
+		if !contains(strings.Split(stdout.String(), "\n"), want) {
+			t.Errorf("copy %d: no line %q in:\n%s", i+1, want, &stdout)
+		}
 	}
 }
