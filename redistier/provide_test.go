@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -351,3 +352,74 @@ func TestProvideFailedHolder(t *testing.T) {
 
 // The package's Tier is what arcache wants.
 var _ arcache.Tier = (*redistier.Tier)(nil)
+
+// logLines counts the lines logged at Warn and above.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, r.Message)
+	return nil
+}
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logLines) WithGroup(string) slog.Handler      { return l }
+
+func (l *logLines) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// A server that has gone away is logged once, not once a call.
+func TestProvideTierErrorsLoggedOnce(t *testing.T) {
+	tier, _, srv := newTier(t)
+	logs := &logLines{}
+	cfg := arcache.DefaultConfig()
+	cfg.CacheDir = t.TempDir()
+	cfg.BinFile = arcache.NoBinFile
+	c, err := arcache.New(cfg, arcache.WithTier(tier), arcache.WithLogger(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv.Kill()
+	var fn tiles
+	for k := range 30 {
+		if _, err := provideTile(c, &fn, tileArgs{N: k}); err != nil {
+			t.Fatal(err)
+		}
+		if k%10 == 9 {
+			time.Sleep(1100 * time.Millisecond) // past the tier's pause, so that it is asked again
+		}
+	}
+	if st := c.Stats(); st.TierErrors < 3 {
+		t.Errorf("%d tier errors counted; want one at least after each pause", st.TierErrors)
+	}
+	if n := logs.count(); n != 1 {
+		t.Errorf("%d lines logged for the tier's errors; want 1:\n%q", n, logs.lines)
+	}
+}
+
+// ProvideContext's context bounds the wait on a server that hangs.
+func TestProvideContextHungServer(t *testing.T) {
+	tier, _, srv := newTier(t)
+	c := newCache(t, tier)
+	srv.Pause()
+	defer srv.Resume()
+	var fn tiles
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := arcache.ProvideContext(ctx, c, func(_ context.Context, a tileArgs) (*image.NRGBA, error) { return fn.build(a) }, tileArgs{N: 5}, arcache.Name("tile"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ProvideContext on a hung server: %v; want its context's deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("ProvideContext on a hung server returned after %v; its context ends at 100ms", d)
+	}
+}
