@@ -210,7 +210,7 @@ func encodeBin(w io.Writer, entries []*entry) error {
 	if err := enc.Encode(binHeader{Magic: binMagic, Version: binVersion}); err != nil {
 		return err
 	}
-	recs := make(chan *binRecord, pipeDepth)
+	recs := make(chan []byte, pipeDepth)
 	stop := make(chan struct{})
 	defer func() {
 		close(stop)
@@ -224,7 +224,7 @@ func encodeBin(w io.Writer, entries []*entry) error {
 				continue // never saved: the file it stands for is quarantined
 			}
 			select {
-			case recs <- newRecord(e.key, e.img):
+			case recs <- newRecord(e.key, e.img).appendBinary(nil):
 			case <-stop:
 				return
 			}
@@ -232,7 +232,7 @@ func encodeBin(w io.Writer, entries []*entry) error {
 	}()
 	n := 0
 	for r := range recs {
-		if err := enc.Encode(binEntry{Record: r}); err != nil {
+		if err := enc.Encode(binEntry{Bytes: r}); err != nil {
 			return err
 		}
 		n++
@@ -268,8 +268,8 @@ func scanBin(r io.Reader, fn func(key string, img image.Image) error) (n int, da
 	if h.Magic != binMagic {
 		return 0, fmt.Errorf("not an arcache bin file"), nil
 	}
-	if h.Version != binVersion {
-		return 0, fmt.Errorf("format version %d, this arcache reads version %d", h.Version, binVersion), nil
+	if h.Version != binVersion && h.Version != 1 {
+		return 0, fmt.Errorf("format version %d, this arcache reads versions 1 to %d", h.Version, binVersion), nil
 	}
 
 	// The decoder runs ahead, to the first error; io.EOF after the
@@ -314,12 +314,19 @@ func scanBin(r io.Reader, fn func(key string, img image.Image) error) (n int, da
 				d.err = io.ErrUnexpectedEOF // the trailer is missing
 			}
 			return n, fmt.Errorf("record %d: %w", n, d.err), nil
-		case e.Record != nil:
-			img, err := e.Record.image()
+		case e.Bytes != nil || e.Record != nil:
+			rec := e.Record
+			if e.Bytes != nil {
+				var err error
+				if rec, err = parseRecord(e.Bytes); err != nil {
+					return n, fmt.Errorf("record %d: %w", n, err), nil
+				}
+			}
+			img, err := rec.image()
 			if err != nil {
 				return n, fmt.Errorf("record %d: %w", n, err), nil
 			}
-			if err := fn(e.Record.Key, img); err != nil {
+			if err := fn(rec.Key, img); err != nil {
 				return n, nil, err
 			}
 			n++

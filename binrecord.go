@@ -11,10 +11,12 @@ import (
 
 // A bin file is one gob stream: a binHeader, then one binEntry holding a
 // record per cache entry from least to most recently used, then a binEntry
-// holding the trailer.
+// holding the trailer. Version 2 carries each record as its bytes (see
+// recordbytes.go), the form the shared tier stores too; version 1, still
+// read, carried the binRecord itself.
 const (
 	binMagic   = "arcache bin"
-	binVersion = 1
+	binVersion = 2
 )
 
 type binHeader struct {
@@ -23,7 +25,8 @@ type binHeader struct {
 }
 
 type binEntry struct {
-	Record  *binRecord
+	Bytes   []byte     // version 2: a record's bytes
+	Record  *binRecord // version 1
 	Trailer *binTrailer
 }
 

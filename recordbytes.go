@@ -7,12 +7,11 @@ import (
 	"math"
 )
 
-// A record's bytes, for stores that hold one image a value (the shared
-// tier): its fields in order, numbers as varints, byte slices after their
-// lengths, the CRC last. A bin file carries the same records in a gob
-// stream, which is no cheaper to write and far dearer to start reading
-// for one record: a gob decoder compiles its types afresh for each
-// stream. Both are checked by binRecord.image.
+// A record's bytes: its fields in order, numbers as varints, byte slices
+// after their lengths, the CRC last. A bin file carries them in its gob
+// stream, and the shared tier holds them one image a value: a record of
+// its own gob stream would cost a decoder that compiles its types afresh
+// for every value. binRecord.image checks what they hold.
 
 // appendBinary appends r's bytes to b.
 func (r *binRecord) appendBinary(b []byte) []byte {
