@@ -32,6 +32,10 @@ var (
 const (
 	DriverSQLite = "sqlite"
 	DriverXattr  = "xattr"
+	// DriverPostgres keeps the records of many nodes' caches in one
+	// PostgreSQL database, Config.DSN, each node's under its URL,
+	// Config.Node; the files stay on each node's disk.
+	DriverPostgres = "postgres"
 )
 
 // Config holds a cache's settings.
@@ -39,7 +43,9 @@ type Config struct {
 	Dir       string        // the cache directory; required
 	MaxSize   int64         // the byte budget Prune keeps the cache to
 	StallTime time.Duration // Clean's stall time when it is given 0; 0: a day
-	Driver    string        // DriverSQLite (the default) or DriverXattr
+	Driver    string        // DriverSQLite (the default), DriverXattr or DriverPostgres
+	DSN       string        // Driver "postgres": the database, e.g. "postgres://cache@db/images" or "host=/run/postgresql dbname=images"
+	Node      string        // Driver "postgres": this node's URL, as Glance's worker_self_reference_url
 
 	// AutoPrune prunes when a commit takes the cache over MaxSize, which
 	// must then be above 0. Commits go by a running estimate of the size
@@ -140,6 +146,14 @@ func (cfg Config) check() error {
 		// It would delete every image as soon as it was cached.
 		return fmt.Errorf("%w: AutoPrune needs a MaxSize above 0", ErrConfig)
 	}
+	if cfg.Driver == DriverPostgres {
+		if cfg.DSN == "" || cfg.Node == "" {
+			return fmt.Errorf("%w: driver %s needs a DSN and a Node", ErrConfig, DriverPostgres)
+		}
+	} else if cfg.DSN != "" || cfg.Node != "" {
+		// A DSN given to another driver would be ignored silently.
+		return fmt.Errorf("%w: DSN and Node are for driver %s only", ErrConfig, DriverPostgres)
+	}
 	return nil
 }
 
@@ -170,7 +184,8 @@ func openCache(cfg Config, log *slog.Logger) (*Cache, error) {
 	return c, nil
 }
 
-// Driver names the metadata driver in use: DriverSQLite or DriverXattr.
+// Driver names the metadata driver in use: DriverSQLite, DriverXattr or
+// DriverPostgres.
 func (c *Cache) Driver() string { return c.driver }
 
 // Close ends the cache's own work (the fetches of NewHandler's handlers

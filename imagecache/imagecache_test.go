@@ -27,10 +27,14 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arcache-go/arcache/internal/pgtest"
 )
 
-// The shared suite: every case runs against both metadata drivers, each
-// on a fresh cache in its own t.TempDir().
+// The shared suite: every case runs against each metadata driver, each
+// on a fresh cache in its own t.TempDir(). On postgres every case is a
+// node of its own on one database: a query not scoped to its node would
+// show the case the records of the others.
 
 // icCase is one case of the suite. cfg's Dir and Driver are filled in;
 // setup, if set, runs on the empty cache directory before New.
@@ -108,8 +112,12 @@ var icSuite = []icCase{
 }
 
 func TestDrivers(t *testing.T) {
-	for _, drv := range []string{DriverSQLite, DriverXattr} {
+	for _, drv := range []string{DriverSQLite, DriverXattr, DriverPostgres} {
 		t.Run(drv, func(t *testing.T) {
+			var dsn string
+			if drv == DriverPostgres {
+				dsn = pgtest.Shared(t).CreateDB(t) // skips where PostgreSQL is missing
+			}
 			if drv == DriverXattr {
 				dir := t.TempDir()
 				c, err := New(Config{Dir: dir, Driver: DriverXattr}, WithLogger(slog.New(slog.DiscardHandler)))
@@ -130,6 +138,9 @@ func TestDrivers(t *testing.T) {
 					}
 					cfg := tc.cfg
 					cfg.Dir, cfg.Driver = dir, drv
+					if drv == DriverPostgres {
+						cfg.DSN, cfg.Node = dsn, "http://"+strings.ToLower(tc.name)+":9292"
+					}
 					logs := &icLogBuffer{}
 					c := icOpen(t, cfg, logs)
 					if got := c.Driver(); got != drv {

@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 )
 
-// metadata keeps the records of cached images. There are two: sqlite, in
-// cache.db, and xattr, in extended attributes of the files in data/.
+// metadata keeps the records of cached images. There are three: sqlite,
+// in cache.db, xattr, in extended attributes of the files in data/, and
+// postgres, in a database many nodes share.
 type metadata interface {
 	// put creates or replaces a record.
 	put(r Record) error
@@ -32,6 +33,12 @@ type metadata interface {
 func openMetadata(cfg Config, log *slog.Logger) (metadata, string, error) {
 	switch cfg.Driver {
 	case "", DriverSQLite:
+	case DriverPostgres:
+		m, err := openPostgres(cfg, log)
+		if err != nil {
+			return nil, "", fmt.Errorf("open postgres metadata: %w", err)
+		}
+		return m, DriverPostgres, nil
 	case DriverXattr:
 		m, err := openXattr(filepath.Join(cfg.Dir, dataDir))
 		if err == nil {
