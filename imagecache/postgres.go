@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -55,14 +56,12 @@ func openPostgres(cfg Config, log *slog.Logger) (*pgMeta, error) {
 		cc.RuntimeParams["application_name"] = "imagecache"
 	}
 	m := &pgMeta{url: cfg.Node, where: "postgres at " + hostOf(cc.Host, cc.Port), secret: cc.Password}
-	ctx, cancel := context.WithTimeout(context.Background(), pgQueryTimeout)
-	defer cancel()
-	if m.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+	if m.pool, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
 		return nil, m.fail(err)
 	}
-	if err := m.setup(ctx); err != nil {
+	if err := m.do(m.setup); err != nil {
 		m.pool.Close()
-		return nil, m.fail(err)
+		return nil, err
 	}
 	if err := m.importSQLite(cfg.Dir, log); err != nil {
 		m.pool.Close()
@@ -104,52 +103,70 @@ func (m *pgMeta) fail(err error) error {
 	return &pgError{where: m.where, secret: m.secret, err: err}
 }
 
-// ctx bounds one call's queries.
-func (m *pgMeta) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), pgQueryTimeout)
+// do runs f, a call's queries, within pgQueryTimeout. A connection that
+// the server closed (it restarted, or failed over) fails its next query
+// before the query runs, and so would every idle connection of the pool:
+// do then drops them all and runs f once more, on a new connection.
+func (m *pgMeta) do(f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), pgQueryTimeout)
+	defer cancel()
+	err := f(ctx)
+	if err != nil && ctx.Err() == nil && closedUnused(err) {
+		m.pool.Reset()
+		err = f(ctx)
+	}
+	return m.fail(err)
+}
+
+// closedUnused reports an error of a connection that was closed before
+// the query reached the server: nothing was sent (on a Unix socket the
+// write fails), or the server had ended the session when it shut down
+// (on TCP the write succeeds and the server's goodbye is read).
+func closedUnused(err error) bool {
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "57P02") // admin_shutdown, crash_shutdown
 }
 
 const pgColumns = `image_id, size, hits, last_accessed, last_modified, checksum_algo, checksum_hex`
 
 func (m *pgMeta) put(r Record) error {
-	ctx, cancel := m.ctx()
-	defer cancel()
-	_, err := m.pool.Exec(ctx, `INSERT INTO cached_images (node_id, `+pgColumns+`)
+	return m.do(func(ctx context.Context) error {
+		_, err := m.pool.Exec(ctx, `INSERT INTO cached_images (node_id, `+pgColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (node_id, image_id) DO UPDATE SET size = excluded.size, hits = excluded.hits,
 			last_accessed = excluded.last_accessed, last_modified = excluded.last_modified,
 			checksum_algo = excluded.checksum_algo, checksum_hex = excluded.checksum_hex`,
-		m.node, r.ID, r.Size, r.Hits, r.LastAccessed.UnixNano(), r.LastModified.UnixNano(), r.Checksum.Algo, r.Checksum.Hex)
-	return m.fail(err)
+			m.node, r.ID, r.Size, r.Hits, r.LastAccessed.UnixNano(), r.LastModified.UnixNano(), r.Checksum.Algo, r.Checksum.Hex)
+		return err
+	})
 }
 
 func (m *pgMeta) get(id string) (Record, bool, error) {
-	ctx, cancel := m.ctx()
-	defer cancel()
-	r, err := scanRecord(m.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM cached_images WHERE node_id = $1 AND image_id = $2`, m.node, id))
+	var r Record
+	err := m.do(func(ctx context.Context) (err error) {
+		r, err = scanRecord(m.pool.QueryRow(ctx, `SELECT `+pgColumns+` FROM cached_images WHERE node_id = $1 AND image_id = $2`, m.node, id))
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, false, nil
 	}
-	return r, err == nil, m.fail(err)
+	return r, err == nil, err
 }
 
 func (m *pgMeta) all() ([]Record, error) {
-	ctx, cancel := m.ctx()
-	defer cancel()
-	rows, err := m.pool.Query(ctx, `SELECT `+pgColumns+` FROM cached_images WHERE node_id = $1`, m.node)
-	if err != nil {
-		return nil, m.fail(err)
-	}
-	defer rows.Close()
 	var rs []Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
+	err := m.do(func(ctx context.Context) error {
+		rows, err := m.pool.Query(ctx, `SELECT `+pgColumns+` FROM cached_images WHERE node_id = $1`, m.node)
 		if err != nil {
-			return nil, m.fail(err)
+			return err
 		}
-		rs = append(rs, r)
-	}
-	return rs, m.fail(rows.Err())
+		rs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) { return scanRecord(row) })
+		return err
+	})
+	return rs, err
 }
 
 // addHits writes a batch in one statement, one round trip however many
@@ -162,30 +179,30 @@ func (m *pgMeta) addHits(batch map[string]pendingHit) error {
 	for id, p := range batch {
 		ids, ns, ats = append(ids, id), append(ns, p.n), append(ats, p.at.UnixNano())
 	}
-	ctx, cancel := m.ctx()
-	defer cancel()
-	_, err := m.pool.Exec(ctx, `UPDATE cached_images AS c
-		SET hits = c.hits + h.n, last_accessed = GREATEST(c.last_accessed, h.at)
-		FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS h(id, n, at)
-		WHERE c.node_id = $1 AND c.image_id = h.id`, m.node, ids, ns, ats)
-	return m.fail(err)
+	return m.do(func(ctx context.Context) error {
+		_, err := m.pool.Exec(ctx, `UPDATE cached_images AS c
+			SET hits = c.hits + h.n, last_accessed = GREATEST(c.last_accessed, h.at)
+			FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS h(id, n, at)
+			WHERE c.node_id = $1 AND c.image_id = h.id`, m.node, ids, ns, ats)
+		return err
+	})
 }
 
 func (m *pgMeta) size() (int64, error) {
-	ctx, cancel := m.ctx()
-	defer cancel()
 	var n int64
-	err := m.pool.QueryRow(ctx, `SELECT COALESCE(SUM(size), 0)::bigint FROM cached_images WHERE node_id = $1`, m.node).Scan(&n)
-	return n, m.fail(err)
+	err := m.do(func(ctx context.Context) error {
+		return m.pool.QueryRow(ctx, `SELECT COALESCE(SUM(size), 0)::bigint FROM cached_images WHERE node_id = $1`, m.node).Scan(&n)
+	})
+	return n, err
 }
 
 // remove deletes the records in one statement: a prune of thousands is
 // one round trip.
 func (m *pgMeta) remove(ids ...string) error {
-	ctx, cancel := m.ctx()
-	defer cancel()
-	_, err := m.pool.Exec(ctx, `DELETE FROM cached_images WHERE node_id = $1 AND image_id = ANY($2::text[])`, m.node, ids)
-	return m.fail(err)
+	return m.do(func(ctx context.Context) error {
+		_, err := m.pool.Exec(ctx, `DELETE FROM cached_images WHERE node_id = $1 AND image_id = ANY($2::text[])`, m.node, ids)
+		return err
+	})
 }
 
 func (m *pgMeta) close() error {
@@ -195,15 +212,17 @@ func (m *pgMeta) close() error {
 
 // nodesOf returns the URLs of the nodes that hold a record of id.
 func (m *pgMeta) nodesOf(id string) ([]string, error) {
-	ctx, cancel := m.ctx()
-	defer cancel()
-	rows, err := m.pool.Query(ctx, `SELECT n.node_url FROM cached_images AS c JOIN node_reference AS n USING (node_id)
-		WHERE c.image_id = $1 ORDER BY n.node_url`, id)
-	if err != nil {
-		return nil, m.fail(err)
-	}
-	urls, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return urls, m.fail(err)
+	var urls []string
+	err := m.do(func(ctx context.Context) error {
+		rows, err := m.pool.Query(ctx, `SELECT n.node_url FROM cached_images AS c JOIN node_reference AS n USING (node_id)
+			WHERE c.image_id = $1 ORDER BY n.node_url`, id)
+		if err != nil {
+			return err
+		}
+		urls, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return urls, err
 }
 
 // forgetNode deletes the records of the node url and the node itself, and
@@ -212,20 +231,20 @@ func (m *pgMeta) forgetNode(url string) (int, error) {
 	if url == m.url {
 		return 0, errors.New("that is this cache's own node")
 	}
-	ctx, cancel := m.ctx()
-	defer cancel()
 	var n int
-	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM cached_images WHERE node_id = (SELECT node_id FROM node_reference WHERE node_url = $1)`, url)
-		if err != nil {
+	err := m.do(func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `DELETE FROM cached_images WHERE node_id = (SELECT node_id FROM node_reference WHERE node_url = $1)`, url)
+			if err != nil {
+				return err
+			}
+			n = int(tag.RowsAffected())
+			_, err = tx.Exec(ctx, `DELETE FROM node_reference WHERE node_url = $1`, url)
 			return err
-		}
-		n = int(tag.RowsAffected())
-		_, err = tx.Exec(ctx, `DELETE FROM node_reference WHERE node_url = $1`, url)
-		return err
+		})
 	})
 	if err != nil {
-		return 0, m.fail(err)
+		return 0, err
 	}
 	return n, nil
 }
