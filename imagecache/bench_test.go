@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/arcache-go/arcache/internal/pgtest"
 )
 
 // benchStreamSize is how much one op of BenchmarkCachingReader and
@@ -146,9 +148,13 @@ const (
 // are 10-20x slower for minutes), while Prune itself took 480 ms. On tmpfs
 // the setup takes about 0.6 s, a refill 0.3 s, and the figure, about
 // 120 ms, is the cost of Prune's own work (sqlite, unlink), not the disk's.
-func BenchmarkPrune(b *testing.B) {
+func BenchmarkPrune(b *testing.B) { benchPrune(b, Config{}) }
+
+// benchPrune is BenchmarkPrune with the driver settings of cfg.
+func benchPrune(b *testing.B, cfg Config) {
 	dir := memDir(b)
-	c := benchCache(b, Config{Dir: dir, MaxSize: benchPruneKeep * benchPruneSize})
+	cfg.Dir, cfg.MaxSize = dir, benchPruneKeep*benchPruneSize
+	c := benchCache(b, cfg)
 	ids := make([]string, benchPruneEntries)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("entry-%05d", i)
@@ -245,11 +251,14 @@ func BenchmarkOpenForReadHit(b *testing.B) {
 			}
 			benchReadLoop(b, len(data), func() (io.ReadCloser, error) { return os.Open(path) })
 		})
-		for _, driver := range []string{DriverSQLite, DriverXattr} {
+		for _, driver := range []string{DriverSQLite, DriverXattr, DriverPostgres} {
 			b.Run(name+"/"+driver, func(b *testing.B) {
 				var warned bool
-				c, err := New(Config{Dir: b.TempDir(), MaxSize: 1 << 30, Driver: driver},
-					WithLogger(slog.New(benchWarnHandler{&warned})))
+				cfg := Config{Dir: b.TempDir(), MaxSize: 1 << 30, Driver: driver}
+				if driver == DriverPostgres {
+					cfg.DSN, cfg.Node = pgtest.Shared(b).CreateDB(b), "http://bench:9292"
+				}
+				c, err := New(cfg, WithLogger(slog.New(benchWarnHandler{&warned})))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -135,10 +135,10 @@ const pgColumns = `image_id, size, hits, last_accessed, last_modified, checksum_
 func (m *pgMeta) put(r Record) error {
 	return m.do(func(ctx context.Context) error {
 		_, err := m.pool.Exec(ctx, `INSERT INTO cached_images (node_id, `+pgColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (node_id, image_id) DO UPDATE SET size = excluded.size, hits = excluded.hits,
-			last_accessed = excluded.last_accessed, last_modified = excluded.last_modified,
-			checksum_algo = excluded.checksum_algo, checksum_hex = excluded.checksum_hex`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (node_id, image_id) DO UPDATE SET size = excluded.size, hits = excluded.hits,
+				last_accessed = excluded.last_accessed, last_modified = excluded.last_modified,
+				checksum_algo = excluded.checksum_algo, checksum_hex = excluded.checksum_hex`,
 			m.node, r.ID, r.Size, r.Hits, r.LastAccessed.UnixNano(), r.LastModified.UnixNano(), r.Checksum.Algo, r.Checksum.Hex)
 		return err
 	})
