@@ -13,7 +13,7 @@
 // test's cleanup stops it.
 //
 //	srv := pgtest.Start(t)
-//	dsn := srv.CreateDB(t) // "host=/tmp/pgtest-… dbname=… user=postgres"
+//	dsn := srv.CreateDB(t) // "host=SOCKETDIR dbname=… user=postgres"
 //
 // Where PostgreSQL is not installed the test is skipped, with a message
 // naming the Debian package postgresql; with ARCACHE_REQUIRE_SERVICES=1 in

@@ -210,7 +210,7 @@ func TestWithoutMain(t *testing.T) {
 // The connection strings name the socket's directory, quoted when it
 // needs it.
 func TestDSN(t *testing.T) {
-	s := &Server{dir: `/tmp/a b'c\d`}
+	s := &Server{dir: `/some dir/a'b\c`}
 	cfg, err := pgconn.ParseConfig(s.DSN("db x"))
 	if err != nil {
 		t.Fatal(err)
