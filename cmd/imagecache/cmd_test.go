@@ -88,7 +88,9 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"list"}, `imagecache: required flag "dir" not set`},
-		{[]string{"list", "--dir", dir, "--driver", "nfs"}, `imagecache: --driver "nfs": want sqlite or xattr`},
+		{[]string{"list", "--dir", dir, "--driver", "nfs"}, `imagecache: --driver "nfs": want sqlite, xattr or postgres`},
+		{[]string{"list", "--dir", dir, "--driver", "postgres", "--node", "http://a"}, "imagecache: --driver postgres needs --dsn (or IMAGECACHE_DSN) and --node"},
+		{[]string{"list", "--dir", dir, "--dsn", "host=db"}, "imagecache: --dsn and --node are for --driver postgres"},
 		{[]string{"list", "--dir", dir, "extra"}, `imagecache: unknown command "extra" for "imagecache list"`},
 		{[]string{"queue", "--dir", dir}, "imagecache: requires at least 1 arg(s), only received 0"},
 		{[]string{"prune", "--dir", dir, "--max-size", "lots"}, `imagecache: invalid argument "lots" for "--max-size" flag: "lots" is not a size`},

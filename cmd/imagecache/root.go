@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,13 @@ import (
 type globals struct {
 	dir    string
 	driver string
+	dsn    string // --driver postgres: the database
+	node   string // --driver postgres: this node's URL
 }
+
+// dsnEnv holds the database of --driver postgres when --dsn is not
+// given, so that a password need not be on a command line.
+const dsnEnv = "IMAGECACHE_DSN"
 
 func newRootCmd() *cobra.Command {
 	g := &globals{}
@@ -32,7 +39,14 @@ time, and what Glance's glance-cache-* tools did from cron. Several
 processes may use one cache directory at once.
 
 Sizes are bytes, or numbers with a unit: KiB, MiB, GiB (or KB, MB, GB in
-powers of ten).`,
+powers of ten).
+
+With --driver postgres the metadata of a fleet of nodes lives in one
+PostgreSQL database, after Glance's centralized_db: each node keeps its
+files on its own disk and names itself with --node; "nodes" tells which
+nodes hold an image and "forget-node" drops a departed node's records.
+The database comes from --dsn or, to keep a password off the command
+line, from $IMAGECACHE_DSN.`,
 		Example: `  imagecache serve --dir /var/cache/images --origin http://images.internal:9292
   imagecache list --dir /var/cache/images
   imagecache prune --dir /var/cache/images --max-size 20GiB`,
@@ -48,15 +62,28 @@ powers of ten).`,
 			}
 			switch g.driver {
 			case imagecache.DriverSQLite, imagecache.DriverXattr:
+				if g.dsn != "" || g.node != "" {
+					return fmt.Errorf("--dsn and --node are for --driver %s", imagecache.DriverPostgres)
+				}
+				return nil
+			case imagecache.DriverPostgres:
+				if g.dsn == "" {
+					g.dsn = os.Getenv(dsnEnv)
+				}
+				if g.dsn == "" || g.node == "" {
+					return fmt.Errorf("--driver %s needs --dsn (or %s) and --node", imagecache.DriverPostgres, dsnEnv)
+				}
 				return nil
 			}
-			return fmt.Errorf("--driver %q: want %s or %s", g.driver, imagecache.DriverSQLite, imagecache.DriverXattr)
+			return fmt.Errorf("--driver %q: want %s, %s or %s", g.driver, imagecache.DriverSQLite, imagecache.DriverXattr, imagecache.DriverPostgres)
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dir, "dir", "", "the cache `directory` (required)")
-	pf.StringVar(&g.driver, "driver", imagecache.DriverSQLite, "the metadata `driver`: sqlite or xattr")
+	pf.StringVar(&g.driver, "driver", imagecache.DriverSQLite, "the metadata `driver`: sqlite, xattr or postgres")
+	pf.StringVar(&g.dsn, "dsn", "", "with --driver postgres, the `database`, e.g. postgres://cache@db/images (default $"+dsnEnv+")")
+	pf.StringVar(&g.node, "node", "", "with --driver postgres, this node's `URL`, as the fleet knows it")
 	root.AddCommand(
 		newServeCmd(g),
 		newListCmd(g),
@@ -66,6 +93,8 @@ powers of ten).`,
 		newCleanCmd(g),
 		newDeleteCmd(g),
 		newVerifyCmd(g),
+		newNodesCmd(g),
+		newForgetNodeCmd(g),
 	)
 	return root
 }
@@ -83,7 +112,7 @@ func runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, 
 // open opens the cache the global flags name, with cfg's other settings,
 // logging to log.
 func (g *globals) open(cfg imagecache.Config, log *slog.Logger) (*imagecache.Cache, error) {
-	cfg.Dir, cfg.Driver = g.dir, g.driver
+	cfg.Dir, cfg.Driver, cfg.DSN, cfg.Node = g.dir, g.driver, g.dsn, g.node
 	return imagecache.New(cfg, imagecache.WithLogger(log))
 }
 
