@@ -72,14 +72,29 @@
 // # Metadata
 //
 // The records of the images (size, hits, access and modification times
-// in nanoseconds, checksum) are kept by one of two drivers, chosen by
+// in nanoseconds, checksum) are kept by one of three drivers, chosen by
 // [Config.Driver]: [DriverSQLite], the default, in cache.db (SQLite in WAL
-// mode), or [DriverXattr], in user extended attributes of each file.
+// mode); [DriverXattr], in user extended attributes of each file; or
+// [DriverPostgres], in a PostgreSQL database that a fleet of nodes shares.
 // Where extended attributes do not work (a file system without them, a
 // system other than Linux), [New] falls back to sqlite with a warning;
 // [Cache.Driver] tells which is in use. A file in data/ without a record,
 // such as one whose recording a crash cut short, is adopted when the
 // cache opens.
+//
+// # A fleet on PostgreSQL
+//
+// With [DriverPostgres], after Glance's centralized_db, each node keeps
+// its files on its own disk and its records in one database, named by
+// [Config.DSN], under its own URL, [Config.Node]; every query is this
+// node's alone. New makes or migrates the schema under an advisory lock,
+// so that nodes starting together on an empty database all succeed, and
+// brings a directory's sqlite records along, once, when a node switches.
+// [Cache.CachedNodes] tells which nodes hold an image, and
+// [Cache.ForgetNode] drops the records of a node that has gone. While the
+// database is away, cached images are still read and their hits kept for
+// it; calls that need it fail within seconds, with errors that name its
+// host but never a password.
 //
 // # Concurrency
 //
