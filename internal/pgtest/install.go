@@ -12,11 +12,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/arcache-go/arcache/internal/servicetest"
 )
 
 // RequireEnv is the environment variable that turns a missing PostgreSQL
 // from a skip into a failure when set to "1".
-const RequireEnv = "ARCACHE_REQUIRE_SERVICES"
+const RequireEnv = servicetest.RequireEnv
 
 // debianBin is where the Debian package postgresql installs the server
 // programs of each major version.
@@ -57,11 +59,7 @@ func require(tb testing.TB, in *install, missing string) *install {
 	if in != nil {
 		return in
 	}
-	if os.Getenv(RequireEnv) == "1" {
-		tb.Fatalf("pgtest: %s; %s=1 requires it", missing, RequireEnv)
-		return nil
-	}
-	tb.Skip("pgtest: " + missing)
+	servicetest.Missing(tb, "pgtest: "+missing)
 	return nil
 }
 
@@ -144,4 +142,13 @@ func (a *account) searchable(dir string) error {
 			return nil
 		}
 	}
+}
+
+// startAs starts cmd as the account as, or as this process's user when as
+// is nil, to die with the test binary.
+func startAs(cmd *exec.Cmd, as *account) error {
+	if as == nil {
+		return servicetest.Start(cmd)
+	}
+	return servicetest.StartAs(cmd, as.uid, as.gid)
 }

@@ -132,7 +132,7 @@ func runInitdb(in *install, data string) error {
 	cmd.Dir = filepath.Dir(data)
 	cmd.Env = environ()
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := start(cmd, in.as); err != nil {
+	if err := startAs(cmd, in.as); err != nil {
 		return fmt.Errorf("pgtest: start %s: %w", in.initdb, err)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -284,7 +284,7 @@ func (s *Server) launch() error {
 	cmd.Dir = s.dir
 	cmd.Env = environ()
 	cmd.Stdout, cmd.Stderr = out, out // files, so that no copying goroutine outlives the server
-	err = start(cmd, s.in.as)
+	err = startAs(cmd, s.in.as)
 	out.Close()
 	if err != nil {
 		return fmt.Errorf("pgtest: start %s: %w", s.in.postgres, err)

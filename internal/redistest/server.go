@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/arcache-go/arcache/internal/servicetest"
 )
 
 // RequireEnv is the environment variable that turns a missing server from
 // a skip into a failure when set to "1".
-const RequireEnv = "ARCACHE_REQUIRE_SERVICES"
+const RequireEnv = servicetest.RequireEnv
 
 // binaries are the server programs Start looks for on PATH, in order.
 var binaries = []string{"redis-server", "valkey-server"}
@@ -59,11 +61,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	bin := lookBinary()
 	if bin == "" {
-		msg := "redistest: no redis-server on PATH (install the Debian package redis-server; valkey-server also works)"
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatalf("%s; %s=1 requires it", msg, RequireEnv)
-		}
-		tb.Skip(msg)
+		servicetest.Missing(tb, "redistest: no redis-server on PATH (install the Debian package redis-server; valkey-server also works)")
 	}
 	dir := tb.TempDir()
 	sock := filepath.Join(dir, "redis.sock")
@@ -233,7 +231,7 @@ func (s *Server) launch() error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out // files, so that no copying goroutine outlives Kill
-	err = start(cmd)
+	err = servicetest.Start(cmd)
 	out.Close()
 	if err != nil {
 		return fmt.Errorf("redistest: start %s: %w", s.bin, err)
