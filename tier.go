@@ -50,7 +50,11 @@ type Tier interface {
 // such a type is built by each process: its callers want their own type.
 //
 // The lease lasts 30 seconds, or what the tier's LeaseTTL method says, if
-// it has one (redistier's does).
+// it has one (redistier's does). A tier whose calls end when their
+// context does says so with a method HonorsContext() bool (redistier's,
+// for a client with ContextTimeoutEnabled) and is called directly; any
+// other is called on a goroutine of its own, which the cache stops
+// waiting for at the call's bound.
 func WithTier(t Tier) Option {
 	return func(o *options) { o.tier = t }
 }
@@ -73,6 +77,7 @@ const (
 // tier is a cache's side of its Tier.
 type tier struct {
 	t         Tier
+	direct    bool // t's calls end with their context: no goroutine to bound them
 	lease     time.Duration
 	maxPixels int64
 	log       *slog.Logger
@@ -90,7 +95,9 @@ func newTier(t Tier, maxPixels int64, log *slog.Logger) *tier {
 	if lt, ok := t.(interface{ LeaseTTL() time.Duration }); ok && lt.LeaseTTL() > 0 {
 		lease = lt.LeaseTTL()
 	}
-	return &tier{t: t, lease: lease, maxPixels: maxPixels, log: log}
+	hc, ok := t.(interface{ HonorsContext() bool })
+	direct := ok && hc.HonorsContext()
+	return &tier{t: t, direct: direct, lease: lease, maxPixels: maxPixels, log: log}
 }
 
 // paused reports whether the tier is being left alone after an error.
@@ -120,9 +127,95 @@ func (t *tier) fail(op, key string, err error, pause bool) {
 	t.log.Warn("arcache: tier error; answering locally", "op", op, "key", key, "err", err, "errors", n)
 }
 
-// call bounds one call to the tier.
-func (t *tier) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, tierCallTimeout)
+// get, lease and set are the tier's calls, each bounded by
+// tierCallTimeout and ctx even when the tier does not heed its context
+// (a go-redis client without ContextTimeoutEnabled reads for as long as
+// its own ReadTimeout, 3 s by default): the caller goes on, and a call
+// that comes back later is dropped, a lease it took released.
+func (t *tier) get(ctx context.Context, key string) ([]byte, bool, error) {
+	type result struct {
+		v     []byte
+		found bool
+	}
+	r, err := bounded(ctx, t.direct, func(ctx context.Context) (result, error) {
+		v, found, err := t.t.Get(ctx, key)
+		return result{v, found}, err
+	}, nil)
+	return r.v, r.found, err
+}
+
+func (t *tier) take(ctx context.Context, key string) (release func(), held bool, err error) {
+	type result struct {
+		release func()
+		held    bool
+	}
+	r, err := bounded(ctx, t.direct, func(ctx context.Context) (result, error) {
+		release, held, err := t.t.Lease(ctx, key, t.lease)
+		return result{release, held}, err
+	}, func(r result) {
+		if r.held && r.release != nil {
+			r.release()
+		}
+	})
+	if r.release == nil {
+		r.release = func() {}
+	}
+	return r.release, r.held, err
+}
+
+func (t *tier) set(ctx context.Context, key string, v []byte) error {
+	_, err := bounded(ctx, t.direct, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, t.t.Set(ctx, key, v)
+	}, nil)
+	return err
+}
+
+// bounded runs call on a goroutine of its own and returns its results, or
+// the error of a context ended, after tierCallTimeout or with ctx; late,
+// if set, is given the results of a call that comes back after that. A
+// direct call, of a tier that heeds its context, runs on the caller's
+// goroutine.
+func bounded[T any](ctx context.Context, direct bool, call func(context.Context) (T, error), late func(T)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, tierCallTimeout)
+	if direct {
+		defer cancel()
+		return call(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	var mu sync.Mutex
+	abandoned := false
+	go func() {
+		defer cancel()
+		v, err := call(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			if late != nil && err == nil {
+				late(v)
+			}
+			return
+		}
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case r := <-done: // it came back meanwhile
+			return r.v, r.err
+		default:
+		}
+		abandoned = true
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // getTier asks the tier for key's image. It reports whether the tier
@@ -130,9 +223,7 @@ func (t *tier) call(ctx context.Context) (context.Context, context.CancelFunc) {
 // error is the tier's. A value that does not decode is counted here; one
 // of another type than the caller wants is not an error.
 func getTier[I image.Image](ctx context.Context, t *tier, key string) (img I, ok, found bool, err error) {
-	cctx, cancel := t.call(ctx)
-	v, found, err := t.t.Get(cctx, key)
-	cancel()
+	v, found, err := t.get(ctx, key)
 	if err != nil || !found {
 		return img, false, false, err
 	}
@@ -172,9 +263,7 @@ func buildShared[I image.Image](ctx context.Context, t *tier, key string, build 
 	}
 	publish := false
 	if !t.paused() {
-		cctx, cancel := t.call(ctx)
-		release, held, err := t.t.Lease(cctx, key, t.lease)
-		cancel()
+		release, held, err := t.take(ctx, key)
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -231,9 +320,7 @@ func waitTier[I image.Image](ctx context.Context, t *tier, key string) (img I, o
 		if t.paused() || ctx.Err() != nil {
 			return img, false, nil
 		}
-		cctx, cancel := t.call(ctx)
-		release, held, err := t.t.Lease(cctx, key, t.lease)
-		cancel()
+		release, held, err := t.take(ctx, key)
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -264,9 +351,7 @@ func (t *tier) publish(ctx context.Context, key string, img image.Image) {
 		t.fail("encode", key, err, false)
 		return
 	}
-	cctx, cancel := t.call(ctx)
-	defer cancel()
-	if err := t.t.Set(cctx, key, v); err != nil && ctx.Err() == nil {
+	if err := t.set(ctx, key, v); err != nil && ctx.Err() == nil {
 		t.fail("set", key, err, true)
 	}
 }

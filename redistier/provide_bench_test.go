@@ -32,10 +32,30 @@ func benchRecord(b *testing.B, tier *redistier.Tier, args tileArgs) []byte {
 // BenchmarkTierHit is a local miss answered by the tier: a 64x64 NRGBA
 // tile, fetched, checked, decoded and stored. The cache holds one entry
 // and the benchmark asks for two tiles in turn, so that every call
-// misses locally; nothing is built.
+// misses locally; nothing is built. "direct" is a client made with
+// ContextTimeoutEnabled, whose calls the cache makes on its own goroutine;
+// "guarded" is a client of go-redis's defaults, whose calls the cache
+// makes on a goroutine of their own, to stop waiting at their bound.
 func BenchmarkTierHit(b *testing.B) {
-	srv := redistest.Start(b)
-	tier := redistier.New(srv.Client())
+	for _, direct := range []bool{true, false} {
+		name := "guarded"
+		if direct {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := redistest.Start(b)
+			o := srv.Options()
+			o.ContextTimeoutEnabled = direct
+			tier := redistier.New(srv.NewClient(o))
+			if tier.HonorsContext() != direct {
+				b.Fatalf("HonorsContext = %v for ContextTimeoutEnabled %v", !direct, direct)
+			}
+			benchTierHit(b, tier)
+		})
+	}
+}
+
+func benchTierHit(b *testing.B, tier *redistier.Tier) {
 	keys := []tileArgs{{N: 1}, {N: 2}}
 	for _, a := range keys {
 		b.SetBytes(int64(len(benchRecord(b, tier, a))))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/arcache-go/arcache"
+	"github.com/arcache-go/arcache/internal/redistest"
 	"github.com/arcache-go/arcache/redistier"
 	"github.com/redis/go-redis/v9"
 )
@@ -421,5 +422,38 @@ func TestProvideContextHungServer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("ProvideContext on a hung server returned after %v; its context ends at 100ms", d)
+	}
+}
+
+// A server that hangs does not hang Provide: the tier's call gives up
+// after its second, and the image is built locally, whether or not the
+// client heeds its contexts.
+func TestProvideHungServer(t *testing.T) {
+	for _, heeds := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", heeds), func(t *testing.T) {
+			srv := redistest.Start(t)
+			// go-redis's own read timeout, 3 s, is longer than the
+			// tier's bound on a call.
+			o := srv.Options()
+			o.ContextTimeoutEnabled = heeds
+			tier := redistier.New(srv.NewClient(o))
+			if tier.HonorsContext() != heeds {
+				t.Errorf("HonorsContext = %v; want %v", tier.HonorsContext(), heeds)
+			}
+			c := newCache(t, tier)
+			srv.Pause()
+			defer srv.Resume()
+			var fn tiles
+			start := time.Now()
+			if _, err := provideTile(c, &fn, tileArgs{N: 6}); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 2500*time.Millisecond {
+				t.Errorf("Provide on a hung server took %v; the tier's calls are bounded by a second", d)
+			}
+			if st := c.Stats(); st.TierErrors != 1 || fn.builds.Load() != 1 {
+				t.Errorf("%d tier errors, %d builds; want 1, 1", st.TierErrors, fn.builds.Load())
+			}
+		})
 	}
 }
