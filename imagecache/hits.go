@@ -14,6 +14,9 @@ import (
 // them within a second. A crash loses at most the hits of that delay.
 const hitFlushDelay = 500 * time.Millisecond
 
+// hitWarnEvery is how often, at most, a failing write of hits is logged.
+const hitWarnEvery = 10 * time.Second
+
 // pendingHit is what a batch holds of one id: how many hits, and when the
 // last was.
 type pendingHit struct {
@@ -25,8 +28,9 @@ type pendingHit struct {
 type hitBatch struct {
 	mu      sync.Mutex
 	pending map[string]pendingHit
-	armed   bool // a flush is scheduled
-	closed  bool // the metadata is closed: hits are no longer counted
+	armed   bool      // a flush is scheduled
+	closed  bool      // the metadata is closed: hits are no longer counted
+	warned  time.Time // when a failed write was last logged
 
 	// flushing keeps flushes apart, and makes a reader that flushes wait
 	// for a batch another goroutine has taken but not yet written.
@@ -77,9 +81,14 @@ func (c *Cache) writeHits(final bool) error {
 	if err == nil || final {
 		return err
 	}
-	c.log.Warn("imagecache: cannot write hit counts; keeping them for the next try", "ids", len(batch), "err", err)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// A metadata store that is away fails every flush: one line in a
+	// while says so.
+	if now := time.Now(); now.Sub(b.warned) >= hitWarnEvery {
+		b.warned = now
+		c.log.Warn("imagecache: cannot write hit counts; keeping them for the next try", "ids", len(batch), "err", err)
+	}
 	for id, p := range b.pending { // hits counted meanwhile
 		q := batch[id]
 		batch[id] = pendingHit{n: q.n + p.n, at: p.at}

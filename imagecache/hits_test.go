@@ -2,6 +2,7 @@ package imagecache
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,6 +125,12 @@ func icTestHitsWriteFails(t *testing.T, e *icEnv) {
 		t.Errorf("HitCount with failing writes: %v; want an error matching errHitWrite", err)
 	}
 	icRead(t, e.c, "a")
+	if _, err := e.c.HitCount("a"); !errors.Is(err, errHitWrite) {
+		t.Errorf("HitCount with failing writes, again: %v", err)
+	}
+	if n := strings.Count(e.logs.String(), "cannot write hit counts"); n != 1 {
+		t.Errorf("two failed writes logged %d lines; want 1", n)
+	}
 	fail.Store(false)
 	if n, err := e.c.HitCount("a"); n != 2 || err != nil {
 		t.Errorf("HitCount once writes work = %d, %v; want 2", n, err)
