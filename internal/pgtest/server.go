@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/arcache-go/arcache/internal/servicetest"
 )
 
 const (
@@ -51,13 +53,8 @@ type Server struct {
 	shared bool
 
 	mu   sync.Mutex
-	proc *process // nil while no server runs
+	proc *servicetest.Process // nil while no server runs
 	dbs  atomic.Int64
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and been reaped
 }
 
 // Start starts a server for tb and stops it, removing its files, when
@@ -236,12 +233,12 @@ func (s *Server) stop() {
 	if p == nil {
 		return
 	}
-	p.cmd.Process.Signal(os.Interrupt) // SIGINT: PostgreSQL's fast shutdown
+	p.Cmd.Process.Signal(os.Interrupt) // SIGINT: PostgreSQL's fast shutdown
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
+		p.Cmd.Process.Kill()
+		<-p.Done
 	}
 }
 
@@ -284,40 +281,28 @@ func (s *Server) launch() error {
 	cmd.Dir = s.dir
 	cmd.Env = environ()
 	cmd.Stdout, cmd.Stderr = out, out // files, so that no copying goroutine outlives the server
-	err = startAs(cmd, s.in.as)
+	p, err := servicetest.Launch(cmd, func(cmd *exec.Cmd) error { return startAs(cmd, s.in.as) })
 	out.Close()
 	if err != nil {
 		return fmt.Errorf("pgtest: start %s: %w", s.in.postgres, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
 
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.ping()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			s.mu.Lock()
-			s.proc = nil
-			s.mu.Unlock()
-			return fmt.Errorf("pgtest: %s exited while starting (%v); its log:\n%s", s.in.postgres, cmd.ProcessState, s.Log())
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return fmt.Errorf("pgtest: %s accepted no connection on %s within %v (last: %v); its log:\n%s",
-				s.in.postgres, s.dir, startTimeout, err, s.Log())
-		}
+	exited, err := p.AwaitReady(startTimeout, s.ping)
+	switch {
+	case err == nil:
+		return nil
+	case exited:
+		s.mu.Lock()
+		s.proc = nil
+		s.mu.Unlock()
+		return fmt.Errorf("pgtest: %s exited while starting (%v); its log:\n%s", s.in.postgres, cmd.ProcessState, s.Log())
 	}
+	s.stop()
+	return fmt.Errorf("pgtest: %s accepted no connection on %s within %v (last: %v); its log:\n%s",
+		s.in.postgres, s.dir, startTimeout, err, s.Log())
 }
 
 // ping connects to AdminDB and disconnects.

@@ -146,7 +146,7 @@ func (s *Server) pid(t *testing.T) int {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil || s.proc.cmd.Process.Pid != pid {
+	if s.proc == nil || s.proc.Cmd.Process.Pid != pid {
 		t.Fatalf("postmaster.pid names %d, not the child that was started", pid)
 	}
 	return pid

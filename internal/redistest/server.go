@@ -44,12 +44,7 @@ type Server struct {
 	args []string
 
 	mu   sync.Mutex
-	proc *process // nil while no server runs
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and been reaped
+	proc *servicetest.Process // nil while no server runs
 }
 
 // Start starts a server for tb and stops it when tb's cleanups run. The
@@ -148,8 +143,8 @@ func (s *Server) Kill() {
 	if p == nil {
 		return
 	}
-	p.cmd.Process.Kill()
-	<-p.done
+	p.Cmd.Process.Kill()
+	<-p.Done
 }
 
 // Stop shuts the server down with SIGTERM, and with SIGKILL if it has not
@@ -160,15 +155,15 @@ func (s *Server) Stop() {
 	if p == nil {
 		return
 	}
-	p.cmd.Process.Signal(sigTerm)
+	p.Cmd.Process.Signal(sigTerm)
 	if sigCont != nil {
-		p.cmd.Process.Signal(sigCont) // a paused server acts on SIGTERM only once it runs
+		p.Cmd.Process.Signal(sigCont) // a paused server acts on SIGTERM only once it runs
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
+		p.Cmd.Process.Kill()
+		<-p.Done
 	}
 }
 
@@ -207,13 +202,13 @@ func (s *Server) signal(sig os.Signal, op string) {
 	if p == nil {
 		s.tb.Fatalf("redistest: %s: no server runs", op)
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Cmd.Process.Signal(sig); err != nil {
 		s.tb.Fatalf("redistest: %s: %v", op, err)
 	}
 }
 
 // take removes the running process from s, for the caller to end.
-func (s *Server) take() *process {
+func (s *Server) take() *servicetest.Process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.proc
@@ -231,39 +226,27 @@ func (s *Server) launch() error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out // files, so that no copying goroutine outlives Kill
-	err = servicetest.Start(cmd)
+	p, err := servicetest.Launch(cmd, servicetest.Start)
 	out.Close()
 	if err != nil {
 		return fmt.Errorf("redistest: start %s: %w", s.bin, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
 
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := ping(s.sock)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			s.take()
-			return fmt.Errorf("redistest: %s exited while starting (%v); its output:\n%s",
-				s.bin, cmd.ProcessState, tail(logPath))
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("redistest: %s did not answer PING on %s within %v (last: %v); its output:\n%s",
-				s.bin, s.sock, startTimeout, err, tail(logPath))
-		}
+	exited, err := p.AwaitReady(startTimeout, func() error { return ping(s.sock) })
+	switch {
+	case err == nil:
+		return nil
+	case exited:
+		s.take()
+		return fmt.Errorf("redistest: %s exited while starting (%v); its output:\n%s",
+			s.bin, cmd.ProcessState, tail(logPath))
 	}
+	s.Kill()
+	return fmt.Errorf("redistest: %s did not answer PING on %s within %v (last: %v); its output:\n%s",
+		s.bin, s.sock, startTimeout, err, tail(logPath))
 }
 
 // ping sends PING in the protocol's inline form and expects +PONG.
